@@ -4,7 +4,10 @@ K candidates of about `--cand-tokens` tokens after histories of about 1k, 4k and
 - naive: K full sequences (history + candidate), each from scratch;
 - prefix-shared: one pass over the history, the K candidates packed on its KV cache;
 - incremental: a session holds the previous step's cache; the history grew by one turn pair;
-- history forward: one plain pass over the history alone (the yardstick for prefix-shared).
+- history forward: one plain pass over the history alone (the yardstick for prefix-shared);
+- batching (a second table): `--runs` parallel runs each take an incremental step at once, scored
+  one request after another vs together in one `Scorer.score_many` call (what the server does with
+  concurrent requests).
 
 Goals: prefix-shared <= 1.3x history forward; incremental <= 0.1x naive at 16k.
 
@@ -35,7 +38,7 @@ from critic.model import (
     resolve_dtype,
     tiny_config,
 )  # noqa: E402
-from critic.scoring import Scorer  # noqa: E402
+from critic.scoring import Request, Scorer  # noqa: E402
 from critic.synthetic import synthetic_history  # noqa: E402
 
 
@@ -47,7 +50,9 @@ def build(size: str, device: torch.device, dtype: torch.dtype) -> Scorer:
     with torch.device(device):
         model = build_critic(config, tokenizer, dtype=dtype)
     model.to(device=device, dtype=dtype).eval()
-    return Scorer(model, tokenizer, max_context=65536, max_batch_tokens=32768, cache_bytes=64 << 30)
+    return Scorer(
+        model, tokenizer, max_context=65536, max_batch_tokens=32768, cache_bytes=64 << 30, max_batch_rows=64
+    )
 
 
 def candidates(tokenizer, k: int, tokens: int) -> list[str]:
@@ -145,6 +150,48 @@ def bench_one(
     ]
 
 
+def bench_batching(
+    scorer: Scorer, target: int, cands: list[str], device: torch.device, repeats: int, runs: int
+) -> dict:
+    """`runs` sessions, each one turn pair behind; time their next step one by one vs batched."""
+    tok = scorer.serializer.tokenizer
+    histories = [synthetic_history(tok, target, seed=1000 * target + j) for j in range(runs)]
+    seq, bat = [], []
+    for rep in range(repeats):
+        for tag, times in (("seq", seq), ("bat", bat)):
+            sids = [f"{tag}-{target}-{rep}-{j}" for j in range(runs)]
+            for sid, h in zip(sids, histories, strict=True):
+                scorer.score(h[:-2], cands, session=sid)
+            requests = [Request(h, cands, sid) for sid, h in zip(sids, histories, strict=True)]
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            if tag == "seq":
+                for r in requests:
+                    scorer.score(r.history, r.candidates, session=r.session)
+            else:
+                scorer.score_many(requests)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t)
+            for sid in sids:
+                scorer.drop_session(sid)
+    t_seq, t_bat = statistics.median(seq), statistics.median(bat)
+    return {"history": target, "runs": runs, "seq_ms": 1000 * t_seq, "bat_ms": 1000 * t_bat}
+
+
+def batching_table(rows: list[dict]) -> str:
+    lines = [
+        "| history tokens | runs stepping at once | one after another (ms) | batched (ms) | batched / one after another |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| ~{r['history']} | {r['runs']} | {r['seq_ms']:.1f} | {r['bat_ms']:.1f} | {r['bat_ms'] / r['seq_ms']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| history tokens | method | ms / step | tokens computed | tokens/s | x naive | x history forward |",
@@ -181,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--histories", default="1024,4096,16384", help="comma-separated history sizes in tokens")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3, help="incremental steps timed per repeat")
+    ap.add_argument("--runs", type=int, default=8, help="parallel runs in the batching comparison (0: skip)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave as is)")
     ap.add_argument("--out", type=Path, help="also write the markdown report here")
     args = ap.parse_args(argv)
@@ -196,10 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     scorer = build(args.size, device, dtype)
     cands = candidates(scorer.serializer.tokenizer, args.k, args.cand_tokens)
     scorer.score(synthetic_history(scorer.serializer.tokenizer, 256), cands)  # warm up
-    rows = []
+    rows, batched = [], []
     for target in [int(x) for x in args.histories.split(",")]:
         rows += bench_one(scorer, target, cands, device, args.repeats, args.steps)
         print(table(rows[-4:]), flush=True)
+        if args.runs:
+            batched.append(bench_batching(scorer, target, cands, device, args.repeats, args.runs))
+            print(batching_table(batched[-1:]), flush=True)
 
     header = (
         f"# Critic scoring benchmark\n\n"
@@ -210,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- command: `python bench/critic_scoring.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n\n"
     )
     report = header + table(rows) + "\n"
+    if batched:
+        report += "\n" + batching_table(batched) + "\n"
     print("\n" + report)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,9 @@ SERVE_HELP = """\
 Serve a critic checkpoint over HTTP: POST /v1/score {messages, candidates, session?}.
 
 K candidates share one pass over the history; sessions keep the history's KV cache
-between steps. Use --device cuda --dtype bfloat16 on a GPU.
+between steps; concurrent requests are batched into shared forward passes (on GPU).
+Use --device cuda (bf16 by default there). GET /health shows limits, cache use and
+batching counters.
 
 example:
   swe-search critic serve --checkpoint runs/critic7b --port 8008
@@ -66,8 +68,13 @@ def add_parsers(subparsers: Any) -> None:
     s.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     s.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
     s.add_argument("--max-context", type=int, help="token limit (default 32768)")
-    s.add_argument("--max-batch-tokens", type=int, help="most tokens per forward pass")
-    s.add_argument("overrides", nargs="*", help="key.path=value overrides, e.g. serve.cache_bytes=8e9")
+    s.add_argument("--max-batch-tokens", type=int, help="most query tokens per forward pass (default 8192)")
+    s.add_argument(
+        "--max-batch-rows",
+        type=int,
+        help="most concurrent requests' rows batched into one forward (default 64 on GPU, 1 on CPU)",
+    )
+    s.add_argument("overrides", nargs="*", help="key.path=value overrides, e.g. serve.cache_bytes=8000000000")
     s.set_defaults(func=run_serve)
 
 
@@ -119,6 +126,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "dtype": "dtype",
             "max_context": "max_context",
             "max_batch_tokens": "max_batch_tokens",
+            "max_batch_rows": "max_batch_rows",
         },
     )
     cfg = load_config(args.config, flags + list(args.overrides))

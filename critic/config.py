@@ -87,7 +87,23 @@ class ServeConfig(BaseModel):
     )
     max_candidates: int = Field(64, ge=1, description="Most candidates in one request.")
     max_request_bytes: int = Field(16 << 20, gt=0, description="Requests with a larger body get 413.")
-    cache_bytes: int = Field(4 << 30, ge=0, description="Bytes of KV cache kept for sessions (LRU).")
+    max_batch_rows: int | None = Field(
+        None,
+        gt=0,
+        description="Most requests' rows in one batched forward; default 64 on GPU and 1 on CPU, where one "
+        "row already keeps the cores busy and padding several only adds work.",
+    )
+    max_batch_kv: int | None = Field(
+        None,
+        gt=0,
+        description="Most key/value tokens (rows x padded past) in one batched forward, which bounds the "
+        "memory of stacking several sessions' caches; default 4 x max_context.",
+    )
+    cache_bytes: int | Literal["auto"] = Field(
+        "auto",
+        description="Bytes of KV cache kept for sessions (LRU); auto: half the GPU memory left after "
+        "loading the model, or 4 GiB on CPU.",
+    )
     batch_wait_ms: float = Field(
         5.0, ge=0.0, description="How long the worker waits to group requests that arrive together."
     )

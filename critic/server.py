@@ -10,9 +10,10 @@ HTTPCritic does this for you. An opened session whose KV cache was evicted by th
 recomputed. Errors: malformed body 422, context too long or body too large 413, unknown session
 404. One failing request never takes the server down.
 
-All requests go through one worker thread that owns the model: it takes the requests that arrived
-within `batch_wait_ms` of each other and scores them back to back, each as one history pass (on
-its session's cache) plus one packed pass for all its candidates (critic.scoring).
+All requests go through one worker thread that owns the model: it takes every request waiting
+(plus those arriving within `batch_wait_ms`) and scores them together: their rows are packed into
+shared padded forwards, each request's new history tokens and its K candidates in one row on top of
+its session's cache (critic.scoring). /health reports how many rows shared a forward.
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+import torch
+from fastapi import FastAPI, HTTPException
+from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from critic.config import ServeConfig
-from critic.scoring import Scorer, ScoreResult
+from critic.scoring import Request, Scorer, ScoreResult
 from critic.serialize import ContextTooLong, SerializeError
 
 log = logging.getLogger(__name__)
@@ -72,14 +75,17 @@ class _Job:
 
 
 class BatchWorker:
-    """One thread owns the model; requests queue up and are taken in groups."""
+    """One thread owns the model. Requests queue up; the worker takes every request waiting (after
+    `wait_ms` for stragglers) and scores them together with `Scorer.score_many`, which packs their
+    rows into shared forwards. Each request's future is resolved as soon as its own rows are done."""
 
-    def __init__(self, scorer: Scorer, wait_ms: float = 5.0) -> None:
+    def __init__(self, scorer: Scorer, wait_ms: float = 5.0, max_group: int = 64) -> None:
         self.scorer = scorer
         self.wait = wait_ms / 1000.0
+        self.max_group = max_group
         self.queue: queue.Queue[_Job | None] = queue.Queue()
         self.opened: set[str] = set()
-        self.batches = 0
+        self.groups = 0
         self._thread = threading.Thread(target=self._loop, name="critic-worker", daemon=True)
         self._thread.start()
 
@@ -99,31 +105,42 @@ class BatchWorker:
             job = self.queue.get()
             if job is None:
                 return
-            group = [job]
+            group, stop = [job], False
             deadline = time.monotonic() + self.wait
-            while (left := deadline - time.monotonic()) > 0:
+            while len(group) < self.max_group:
                 try:
-                    nxt = self.queue.get(timeout=left)
+                    nxt = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
                 if nxt is None:
-                    self.queue.put(None)
+                    stop = True
                     break
                 group.append(nxt)
-            self.batches += 1
-            for j in group:
-                self._run(j)
+            self.groups += 1
+            self._run(group)
+            if stop:
+                return
 
-    def _run(self, job: _Job) -> None:
-        if not job.future.set_running_or_notify_cancel():
-            return
-        r = job.request
+    def _run(self, group: list[_Job]) -> None:
+        jobs = [j for j in group if j.future.set_running_or_notify_cancel()]
+        requests = [
+            Request([m.model_dump() for m in j.request.messages], j.request.candidates, j.request.session)
+            for j in jobs
+        ]
+
+        def done(i: int, result: ScoreResult | Exception) -> None:
+            if isinstance(result, Exception):
+                jobs[i].future.set_exception(result)
+            else:
+                jobs[i].future.set_result(result)
+
         try:
-            res = self.scorer.score([m.model_dump() for m in r.messages], r.candidates, session=r.session)
-        except Exception as e:  # noqa: BLE001 - one request's failure goes back to that request only
-            job.future.set_exception(e)
-        else:
-            job.future.set_result(res)
+            self.scorer.score_many(requests, on_done=done)
+        except Exception as e:  # noqa: BLE001 - the worker must survive; report to every unfinished request
+            log.exception("scoring a group failed")
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(e)
 
 
 def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
@@ -135,7 +152,7 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
     app.router.add_event_handler("shutdown", worker.stop)
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
+    async def limit_body(request: HTTPRequest, call_next: Any) -> Any:
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > cfg.max_request_bytes:
             return JSONResponse(
@@ -152,9 +169,13 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
             "dtype": str(scorer.dtype).removeprefix("torch."),
             "max_context": scorer.max_context,
             "max_candidates": cfg.max_candidates,
+            "max_batch_tokens": scorer.max_batch_tokens,
+            "max_batch_rows": scorer.max_batch_rows,
             "sessions": len(scorer.sessions),
             "cache_bytes": scorer.sessions.nbytes,
+            "cache_limit_bytes": scorer.sessions.max_bytes,
             "queued": worker.queue.qsize(),
+            "batching": asdict(scorer.stats),
         }
 
     @app.post("/v1/sessions")
@@ -206,7 +227,26 @@ def build_scorer(cfg: ServeConfig) -> Scorer:
         )
     device = resolve_device(cfg.device)
     model, tokenizer = load_critic(cfg.checkpoint, device, resolve_dtype(cfg.dtype, device))
-    return Scorer(model, tokenizer, cfg.max_context, cfg.max_batch_tokens, cfg.cache_bytes)
+    return Scorer(
+        model,
+        tokenizer,
+        cfg.max_context,
+        cfg.max_batch_tokens,
+        cache_bytes(cfg, device),
+        cfg.max_batch_kv,
+        cfg.max_batch_rows,
+    )
+
+
+def cache_bytes(cfg: ServeConfig, device: torch.device) -> int:
+    """The session cache budget: the configured bytes, or for `auto` half the GPU memory still free
+    (call after loading the model) or 4 GiB on CPU."""
+    if cfg.cache_bytes != "auto":
+        return cfg.cache_bytes
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free // 2
+    return 4 << 30
 
 
 def serve(cfg: ServeConfig) -> None:

@@ -3,7 +3,8 @@ import torch
 
 from critic.client import LocalCritic
 from critic.model import load_critic
-from critic.scoring import Scorer
+from critic.scoring import Request, Scorer
+from critic.serialize import SerializeError
 from critic.synthetic import TOY_CANDIDATES, toy_conversation
 
 ATOL = 1e-4
@@ -96,3 +97,65 @@ def test_eager_attention_path_equals_naive(tokenizer):
     assert scorer.score(history, TOY_CANDIDATES).values == pytest.approx(
         scorer.score_naive(history, TOY_CANDIDATES), abs=ATOL
     )
+
+
+def _mixed_requests() -> list[Request]:
+    """Requests of different lengths: two on warm sessions, one fresh session, one without, one bad."""
+    return [
+        Request(toy_conversation(3), TOY_CANDIDATES, session="warm-a"),
+        Request(toy_conversation(5, words=7), TOY_CANDIDATES[:2], session="warm-b"),
+        Request(toy_conversation(2, words=2), TOY_CANDIDATES, session="fresh"),
+        Request(toy_conversation(1), TOY_CANDIDATES[1:]),
+        Request(toy_conversation(1), []),
+    ]
+
+
+@pytest.mark.parametrize("max_batch_tokens", [24, 80, 8192])
+def test_batched_requests_equal_naive_and_a_bad_one_fails_alone(model, tokenizer, max_batch_tokens):
+    scorer = Scorer(model, tokenizer, max_batch_tokens=max_batch_tokens, max_batch_rows=8)
+    scorer.score(toy_conversation(2), ["x"], session="warm-a")
+    scorer.score(toy_conversation(3, words=7), ["x"], session="warm-b")
+    requests = _mixed_requests()
+    finished: list[int] = []
+    results = scorer.score_many(requests, on_done=lambda i, _: finished.append(i))
+    assert sorted(finished) == list(range(len(requests)))
+    assert isinstance(results[-1], SerializeError)
+    for req, res in zip(requests[:-1], results[:-1], strict=True):
+        assert res.values == pytest.approx(scorer.score_naive(req.history, req.candidates), abs=ATOL)
+    assert results[0].cached_tokens > 0 and results[1].cached_tokens > 0
+    assert results[2].cached_tokens == 0 and results[3].cached_tokens == 0
+    if max_batch_tokens == 8192:
+        assert scorer.stats.max_rows == 4  # all four good requests shared one forward
+
+
+def test_same_session_twice_in_one_call_runs_in_order(model, tokenizer):
+    scorer = Scorer(model, tokenizer)
+    first, second = toy_conversation(2), toy_conversation(3)
+    results = scorer.score_many([Request(first, ["x"], "s"), Request(second, TOY_CANDIDATES, "s")])
+    assert results[1].cached_tokens == results[0].prefix_tokens  # the second reused the first's cache
+    assert results[1].values == pytest.approx(scorer.score_naive(second, TOY_CANDIDATES), abs=ATOL)
+
+
+def test_identical_history_is_served_from_cache_entirely(model, tokenizer):
+    scorer = Scorer(model, tokenizer)
+    history = toy_conversation(3)
+    scorer.score(history, ["x"], session="s")
+    again = scorer.score(history, TOY_CANDIDATES, session="s")
+    assert again.cached_tokens == again.prefix_tokens
+    assert again.values == pytest.approx(scorer.score_naive(history, TOY_CANDIDATES), abs=ATOL)
+
+
+def test_hf_sequence_classification_loader_reads_the_same_value(checkpoint, tokenizer):
+    """Other servers load the folder with AutoModelForSequenceClassification; HF pools the last token,
+    which is the marker when a candidate ends the input, so its sigmoid(logit) is our Q."""
+    from transformers import AutoModelForSequenceClassification
+
+    hf = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    ours = Scorer(*load_critic(checkpoint))
+    history = toy_conversation(2)
+    inp = ours.serializer.for_scoring(history, TOY_CANDIDATES)
+    values = ours.score(history, TOY_CANDIDATES).values
+    for cand, value in zip(inp.candidates, values, strict=True):
+        with torch.no_grad():
+            logit = hf(input_ids=torch.tensor([inp.history + cand])).logits
+        assert float(torch.sigmoid(logit)) == pytest.approx(value, abs=ATOL)

@@ -102,3 +102,94 @@ def test_client_error_when_server_is_down():
         critic.health()
     with pytest.raises(CriticUnavailable):
         critic.score(toy_conversation(1), ["a"])
+
+
+def test_concurrent_requests_share_forwards(model, tokenizer):
+    """Requests that arrive together are batched into the same forward passes."""
+    scorer = Scorer(model, tokenizer, max_batch_rows=8)
+    app = create_app(scorer, ServeConfig(batch_wait_ms=300))
+    n = 6
+    start = threading.Barrier(n)
+    results: dict[int, list[float]] = {}
+    errors: list[Exception] = []
+
+    def run(i: int) -> None:
+        try:
+            with HTTPCritic(url, session=f"b-{i}") as critic:
+                critic.health()
+                start.wait()
+                results[i] = critic.score(toy_conversation(1 + i % 3, words=3 + i), TOY_CANDIDATES)
+        except Exception as e:
+            errors.append(e)
+
+    with ServerThread(app) as url:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        batching = httpx.get(f"{url}/health").json()["batching"]
+    assert not errors and len(results) == n
+    assert batching["requests"] == n and batching["max_rows"] >= 2
+    for i, values in results.items():
+        history = toy_conversation(1 + i % 3, words=3 + i)
+        assert values == pytest.approx(scorer.score_naive(history, TOY_CANDIDATES), abs=1e-4)
+
+
+class FlakyProxy:
+    """A loopback reverse proxy that answers 503 to the first `failures` requests, then forwards to
+    the real critic server (a load balancer in front of a restarting server behaves like this)."""
+
+    def __init__(self, upstream: str, failures: int) -> None:
+        import http.server
+
+        proxy = self
+        self.failures, self.seen = failures, 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _relay(self) -> None:
+                proxy.seen += 1
+                if proxy.seen <= proxy.failures:
+                    self.send_response(503)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                r = httpx.request(
+                    self.command,
+                    upstream + self.path,
+                    content=body,
+                    headers={"content-type": "application/json"},
+                )
+                self.send_response(r.status_code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_POST = do_DELETE = _relay
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def test_client_retries_transient_503_then_succeeds(server):
+    url, scorer = server
+    proxy = FlakyProxy(url, failures=2)
+    try:
+        values = HTTPCritic(proxy.url, retries=3).score(toy_conversation(1), TOY_CANDIDATES)
+        assert proxy.seen == 3
+        assert values == pytest.approx(scorer.score_naive(toy_conversation(1), TOY_CANDIDATES), abs=1e-4)
+        proxy.failures, proxy.seen = 5, 0
+        with pytest.raises(CriticRequestError, match="503"):
+            HTTPCritic(proxy.url, retries=2).score(toy_conversation(1), TOY_CANDIDATES)
+        assert proxy.seen == 2  # gave up after its retries, did not hammer the server
+    finally:
+        proxy.close()
