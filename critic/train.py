@@ -5,18 +5,27 @@ One epoch:
 2. targets: `td_lambda_targets(values, resolved, gamma, lam)` per trajectory;
 3. optimise MSE(value at marker, target) over the serialized windows (critic.serialize), with
    AdamW, linear warmup then cosine decay, gradient accumulation up to `batch_size` windows,
-   clipping, bf16 autocast on GPU, optional gradient checkpointing;
+   clipping, bf16 on GPU, optional gradient checkpointing;
 4. evaluate on held-out trajectories (critic.metrics) and print.
 
-Runs on one CPU/GPU, or under `torchrun` (WORLD_SIZE > 1): each rank takes a strided share of
-the windows (a fixed-seed permutation, the same on every rank, like DistributedSampler); on GPUs
-the model is wrapped in FSDP (full sharding, one unit per decoder layer), on CPU in DDP (gloo).
-See critic/README.md for a multi-node 70B launch.
+Runs in one process (CPU or one GPU), or under `torchrun` (WORLD_SIZE > 1). Distributed runs take
+one path on GPUs (nccl) and CPUs (gloo), so CI exercises the code a 70B multi-node run uses:
+- each rank takes a strided share of the windows (a fixed-seed permutation, the same on every rank,
+  like DistributedSampler), padded so that every rank runs the same number of steps;
+- the model is sharded with FSDP2 (`fully_shard` on every decoder layer, then on the whole);
+- only rank 0 reads the weights: the others build on the meta device, allocate their shards, and
+  receive rank 0's values (parameters through a broadcast state dict, buffers such as the rotary
+  `inv_freq`, which no state dict holds, one by one);
+- the full state dict is gathered to rank 0 (on CPU), which writes the checkpoint.
+
+Precision: master weights, gradients and optimizer states are fp32. With `bf16` on GPU, a single
+process runs the forward under bf16 autocast; FSDP2 instead all-gathers bf16 copies of the
+parameters and reduces gradients in fp32 (`MixedPrecisionPolicy`), so it runs without autocast.
+On CPU everything is fp32. See critic/README.md for a multi-node 70B launch.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -65,10 +74,15 @@ class Dist:
     rank: int = 0
     world: int = 1
     device: torch.device = torch.device("cpu")
+    owns_group: bool = False  # we joined the process group, so we leave it
 
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def sharded(self) -> bool:
+        return self.world > 1
 
 
 # -- setup ----------------------------------------------------------------------------------------
@@ -83,16 +97,17 @@ def setup_distributed(device: str) -> Dist:
     use_cuda = torch.cuda.is_available() and device != "cpu"
     if use_cuda:
         torch.cuda.set_device(local)
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()
+    if owns:
         dist.init_process_group("nccl" if use_cuda else "gloo")
-    return Dist(rank, world, torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu"))
+    return Dist(rank, world, torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu"), owns)
 
 
 def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
-    """The critic to train: continue a checkpoint, or a backbone with a fresh head.
+    """The critic to train, in fp32: continue a checkpoint, or a backbone with a fresh head.
 
-    Under FSDP only rank 0 reads the weights; the other ranks build on the meta device and receive
-    them when FSDP syncs module states, so a node holds one CPU copy, not one per GPU.
+    When sharded, only rank 0 reads the weights; the other ranks build on the meta device (no
+    memory) and `wrap` gives them rank 0's values, so one process holds a full copy, not one per GPU.
     """
     from transformers import AutoConfig, AutoTokenizer
 
@@ -100,43 +115,59 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
         raise ValueError("train.model is empty: give a backbone (HF folder or name) or a critic checkpoint")
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     add_value_token(tokenizer)
-    on_meta = d.world > 1 and d.device.type == "cuda" and not d.main
-    if on_meta:
+    # fp32 master weights: HF would load a bf16 checkpoint as bf16, and ranks must agree on dtypes
+    if d.sharded and not d.main:
         config = AutoConfig.from_pretrained(cfg.model, num_labels=1)
+        # Rank 0 grows a backbone's embeddings for the marker (new rows start at the old rows' mean,
+        # which meta tensors cannot compute); here the same shape is built directly.
+        config.vocab_size = max(config.vocab_size, len(tokenizer))
         with torch.device("meta"):
-            model = build_critic(config, tokenizer, max_context=cfg.max_context)
+            model = build_critic(config, tokenizer, max_context=cfg.max_context, dtype=torch.float32)
     else:
         model = build_critic(
-            cfg.model, tokenizer, max_context=cfg.max_context, from_pretrained=not cfg.random_init
+            cfg.model,
+            tokenizer,
+            max_context=cfg.max_context,
+            dtype=torch.float32,
+            from_pretrained=not cfg.random_init,
         )
     model.config.use_cache = False
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        # transformers 5 renamed the method (same first argument); reentrant recompute breaks under FSDP2
+        enable = getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)
+        enable({"use_reentrant": False})
     return model, tokenizer
 
 
 def wrap(model: nn.Module, d: Dist, bf16: bool) -> nn.Module:
-    """MarkerValues around the model; FSDP on multi-GPU, DDP on multi-CPU, plain otherwise."""
+    """MarkerValues around the model: FSDP2 when distributed (CPU or GPU), plain otherwise."""
     net: nn.Module = MarkerValues(model)
-    if d.world == 1:
+    if not d.sharded:
         return net.to(d.device)
-    if d.device.type != "cuda":
-        return nn.parallel.DistributedDataParallel(net)
-    from torch.distributed.fsdp import FullyShardedDataParallel, MixedPrecision, ShardingStrategy
-    from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-    layer_cls = {type(backbone(model).layers[0])}
-    mp = MixedPrecision(torch.bfloat16, torch.float32, torch.bfloat16) if bf16 else None
-    return FullyShardedDataParallel(
-        net,
-        auto_wrap_policy=functools.partial(transformer_auto_wrap_policy, transformer_layer_cls=layer_cls),
-        sharding_strategy=ShardingStrategy.FULL_SHARD,
-        mixed_precision=mp,
-        device_id=d.device,
-        sync_module_states=True,
-        param_init_fn=(lambda m: m.to_empty(device=d.device, recurse=False)),
-        use_orig_params=True,
+    # Rank 0's full weights (keys `model.*`, on CPU); these tensors outlive the sharding, which
+    # replaces the parameters with shards.
+    full = net.state_dict() if d.main else {}
+    mesh = init_device_mesh(d.device.type, (d.world,))
+    on_gpu_bf16 = bf16 and d.device.type == "cuda"
+    mp = MixedPrecisionPolicy(
+        param_dtype=torch.bfloat16 if on_gpu_bf16 else None,
+        reduce_dtype=torch.float32 if on_gpu_bf16 else None,
     )
+    # One unit per decoder layer: a layer's parameters are gathered only while it runs.
+    for layer in backbone(model).layers:
+        fully_shard(layer, mesh=mesh, mp_policy=mp)
+    fully_shard(net, mesh=mesh, mp_policy=mp)  # the rest: embeddings, final norm, value head
+    if not d.main:
+        net.to_empty(device=d.device)  # allocates this rank's shards only
+    set_model_state_dict(net, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+    # Non-persistent buffers (rotary inv_freq) are in no state dict: after to_empty they are garbage.
+    for buf in net.buffers():
+        dist.broadcast(buf, src=0)
+    return net
 
 
 def split(episodes: list[Episode], fraction: float, seed: int) -> tuple[list[Episode], list[Episode]]:
@@ -184,16 +215,19 @@ def _batch(windows: list[Encoded], pad_id: int, device: torch.device) -> tuple[t
 
 def shard(items: list, d: Dist) -> list:
     """This rank's strided share, padded by wrapping around so every rank gets the same count
-    (as DistributedSampler does): FSDP/DDP collectives hang when ranks run different step counts."""
+    (as DistributedSampler does): FSDP collectives hang when ranks run different step counts."""
     if d.world == 1 or not items:
         return list(items)
     per_rank = math.ceil(len(items) / d.world)
-    padded = items + items[: per_rank * d.world - len(items)]
+    padded = [items[i % len(items)] for i in range(per_rank * d.world)]  # fewer items than ranks too
     return padded[d.rank :: d.world]
 
 
-def _autocast(d: Dist, bf16: bool):
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16 and d.device.type == "cuda")
+def _autocast(d: Dist, bf16: bool) -> torch.autocast:
+    """bf16 autocast for a single GPU; FSDP2's MixedPrecisionPolicy already runs the sharded forward in bf16."""
+    return torch.autocast(
+        "cuda", dtype=torch.bfloat16, enabled=bf16 and d.device.type == "cuda" and not d.sharded
+    )
 
 
 @torch.no_grad()
@@ -240,11 +274,25 @@ def evaluate(net: nn.Module, data: list[Prepared], pad_id: int, d: Dist, cfg: Tr
 
 def train(cfg: TrainConfig, console: Any = None) -> dict[str, Any]:
     """Train, evaluate each epoch, save the checkpoint and metrics.json to `cfg.out_dir`."""
+    d = setup_distributed(cfg.device)
+    try:
+        result = _train(cfg, d, console)
+        if d.sharded:
+            dist.barrier()  # every rank is done with collectives before any leaves
+    finally:
+        # Leave the group before the interpreter exits: a gloo worker thread that drops its last
+        # finished work after finalization has begun cannot take the GIL to free the tensors, and
+        # the process aborts ("terminate called without an active exception").
+        if d.owns_group:
+            dist.destroy_process_group()
+    return result
+
+
+def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     from rich.console import Console
     from transformers import get_cosine_schedule_with_warmup
 
     console = console or Console()
-    d = setup_distributed(cfg.device)
     torch.manual_seed(cfg.seed)
     say = console.print if d.main else (lambda *a, **k: None)
 
@@ -261,8 +309,10 @@ def train(cfg: TrainConfig, console: Any = None) -> dict[str, Any]:
     train_data, eval_data = prepare(train_eps, serializer), prepare(eval_eps, serializer)
     pad_id = tokenizer.pad_token_id
     net = wrap(model, d, cfg.bf16)
+    sharding = "fsdp" if d.sharded else "none"
     say(
-        f"critic train: {len(train_data)} train / {len(eval_data)} held-out trajectories, world size {d.world}, device {d.device}"
+        f"critic train: {len(train_data)} train / {len(eval_data)} held-out trajectories, "
+        f"world size {d.world}, device {d.device}, sharding {sharding}"
     )
 
     n_windows = sum(len(p.windows) for p in train_data)
@@ -295,10 +345,13 @@ def train(cfg: TrainConfig, console: Any = None) -> dict[str, Any]:
             with _autocast(d, cfg.bf16):
                 pred = net(*batch)
             loss = torch.nn.functional.mse_loss(pred.float(), target)
+            # FSDP2 reduce-scatters (averages) the gradients after every backward; skipping that
+            # between accumulation steps would keep full unsharded gradients on every rank.
             (loss / accum).backward()
             losses.append(float(loss.detach()))
             if (m + 1) % accum == 0 or m + 1 == len(micro_batches):
-                _clip(net, cfg.max_grad_norm)
+                # sharded gradients are DTensors: the norm is the global one
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
                 opt.step()
                 sched.step()
                 opt.zero_grad(set_to_none=True)
@@ -316,18 +369,17 @@ def train(cfg: TrainConfig, console: Any = None) -> dict[str, Any]:
 
     out = Path(cfg.out_dir)
     _save(net, model, tokenizer, out, d)
-    result = {"config": cfg.model_dump(), "epochs": history, "final": history[-1] if history else {}}
+    result = {
+        "config": cfg.model_dump(),
+        "world_size": d.world,
+        "sharding": sharding,
+        "epochs": history,
+        "final": history[-1] if history else {},
+    }
     if d.main:
         (out / "metrics.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         say(f"saved the critic to {out} (metrics in {out / 'metrics.json'})")
     return result
-
-
-def _clip(net: nn.Module, max_norm: float) -> None:
-    if hasattr(net, "clip_grad_norm_"):  # FSDP shards the gradients; it computes the global norm
-        net.clip_grad_norm_(max_norm)
-    else:
-        torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
 
 
 def _mean_across(x: float, d: Dist) -> float:
@@ -339,21 +391,16 @@ def _mean_across(x: float, d: Dist) -> float:
 
 
 def _save(net: nn.Module, model: nn.Module, tokenizer: Any, out: Path, d: Dist) -> None:
-    """Rank 0 writes the full (unsharded) checkpoint."""
-    if d.world > 1 and d.device.type == "cuda":
-        from torch.distributed.fsdp import FullStateDictConfig, FullyShardedDataParallel, StateDictType
-
-        policy = FullStateDictConfig(offload_to_cpu=True, rank0_only=True)
-        with FullyShardedDataParallel.state_dict_type(net, StateDictType.FULL_STATE_DICT, policy):
-            state = net.state_dict()
-        if d.main:
-            state = {k.removeprefix("model."): v for k, v in state.items()}
-            out.mkdir(parents=True, exist_ok=True)
-            model.save_pretrained(out, state_dict=state)
-            tokenizer.save_pretrained(out)
-        dist.barrier()
-        return
-    if d.main:
+    """Rank 0 writes the full (unsharded) checkpoint; when sharded, every rank joins the gather."""
+    if not d.sharded:
         save_critic(model, tokenizer, out)
-    if d.world > 1:
-        dist.barrier()
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    # full_state_dict + cpu_offload: gathered one tensor at a time onto rank 0's CPU; others get {}
+    state = get_model_state_dict(net, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(out, state_dict={k.removeprefix("model."): v for k, v in state.items()})
+        tokenizer.save_pretrained(out)
+    dist.barrier()

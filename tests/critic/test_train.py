@@ -1,12 +1,30 @@
 import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
 
 from critic.client import LocalCritic
 from critic.config import TrainConfig, load_config
-from critic.model import make_tiny_critic
+from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
 from critic.synthetic import write_synthetic_jsonl
-from critic.train import train
+from critic.train import Dist, load_model, train, wrap
+
+REPO = Path(__file__).resolve().parents[2]
+HIST = [{"role": "system", "content": "s"}, {"role": "user", "content": "Fix the bug in src/file.py."}]
+
+
+def max_diff(a: Path, b: Path) -> float:
+    """Largest absolute difference between two checkpoints' weights (same keys and shapes)."""
+    wa, wb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert wa.keys() == wb.keys()
+    return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
 
 
 def test_yaml_defaults_load_and_overrides_apply():
@@ -42,5 +60,97 @@ def test_tiny_critic_learns_an_action_pattern(tmp_path):
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["final"]["auc"] == epochs[-1]["auc"] and saved["final"]["calibration"]
     critic = LocalCritic(tmp_path / "out", device="cpu")
-    hist = [{"role": "system", "content": "s"}, {"role": "user", "content": "Fix the bug in src/file.py."}]
-    assert len(critic.score(hist, ["```bash\nls\n```"])) == 1
+    assert len(critic.score(HIST, ["```bash\nls\n```"])) == 1
+
+
+@pytest.mark.slow
+def test_torchrun_fsdp_on_cpu_trains_like_one_process(tmp_path):
+    """Two gloo ranks under torchrun take the FSDP2 path a multi-node GPU run takes (meta init on
+    rank 1, sharded steps, gathered save) and end with the weights of the same run in one process.
+
+    With one window per micro batch, both runs average the same 8 per-window losses per step, so
+    they agree up to float summation order; a rank that trained from wrong weights or buffers, or
+    whose gradients were dropped, would be off by about the learning rate."""
+    train_file = write_synthetic_jsonl(tmp_path / "train.jsonl", 40, seed=1)
+    eval_file = write_synthetic_jsonl(tmp_path / "eval.jsonl", 16, seed=100)
+    init = make_tiny_critic(tmp_path / "init")
+    # gradient checkpointing on, as a 70B run uses it
+    settings = dict(
+        epochs=2, batch_size=8, micro_batch_size=1, lr=1e-3, log_every=1000, gradient_checkpointing=True
+    )
+    out = tmp_path / "fsdp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd += ["-m", "critic.cli", "critic", "train", "--model", str(init), "--data", str(train_file)]
+    cmd += ["--eval-data", str(eval_file), "--out", str(out), "--device", "cpu"]
+    cmd += [f"train.{k}={str(v).lower()}" for k, v in settings.items()]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["world_size"] == 2 and saved["sharding"] == "fsdp"
+    assert [e["epoch"] for e in saved["epochs"]] == [1, 2]
+    assert all(e["auc"] is not None for e in saved["epochs"])
+
+    single = train(
+        TrainConfig(
+            model=str(init),
+            data=[str(train_file)],
+            eval_data=[str(eval_file)],
+            out_dir=str(tmp_path / "single"),
+            device="cpu",
+            **settings,
+        )
+    )
+    assert single["world_size"] == 1 and single["sharding"] == "none"
+    assert max_diff(out, init) > 1e-3  # it trained, and the gathered weights were written
+    assert max_diff(out, tmp_path / "single") < 1e-5
+    for fsdp_epoch, one_epoch in zip(saved["epochs"], single["epochs"], strict=True):
+        assert math.isclose(fsdp_epoch["train_loss"], one_epoch["train_loss"], rel_tol=1e-4)
+
+    load_critic(out)  # a plain HF checkpoint with the marker
+    values = LocalCritic(out, device="cpu").score(HIST, ["```bash\nls\n```", "```bash\nsubmit\n```"])
+    assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_gradient_checkpointing_recomputes_layers_and_still_trains(tmp_path):
+    data = write_synthetic_jsonl(tmp_path / "train.jsonl", 6, seed=3)
+    init = make_tiny_critic(tmp_path / "init")
+    cfg = TrainConfig(
+        model=str(init),
+        data=[str(data)],
+        eval_fraction=0.0,
+        out_dir=str(tmp_path / "out"),
+        epochs=1,
+        lr=1e-3,
+        batch_size=2,
+        micro_batch_size=2,
+        device="cpu",
+        gradient_checkpointing=True,
+    )
+    model, _ = load_model(cfg, Dist())
+    net = wrap(model, Dist(), cfg.bf16).train()
+    calls: list[int] = []
+    backbone(model).layers[0].mlp.register_forward_pre_hook(lambda *_: calls.append(1))
+    ids = torch.tensor([[5, 6, 7, 8]])
+    net(ids, torch.ones_like(ids), torch.tensor([0]), torch.tensor([3])).sum().backward()
+    assert len(calls) == 2  # forward, then again in backward
+
+    assert [e["epoch"] for e in train(cfg)["epochs"]] == [1]
+    assert max_diff(tmp_path / "out", init) > 1e-4
+
+
+def test_meta_rank_builds_the_shapes_rank0_loads(tmp_path):
+    """Ranks other than 0 build on the meta device; from a backbone without the marker, rank 0
+    grows the embeddings, so the meta build must come out the same shape."""
+    tokenizer = make_tiny_tokenizer()
+    AutoModelForCausalLM.from_config(tiny_config(len(tokenizer) - 1)).save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    cfg = TrainConfig(model=str(tmp_path / "lm"), device="cpu")
+    real, _ = load_model(cfg, Dist())
+    meta, _ = load_model(cfg, Dist(rank=1, world=2))
+    shapes = {k: (v.shape, v.dtype) for k, v in real.state_dict().items()}
+    assert {k: (v.shape, v.dtype) for k, v in meta.state_dict().items()} == shapes
+    assert all(p.is_meta for p in meta.parameters())
+    assert real.get_input_embeddings().num_embeddings == len(tokenizer)
