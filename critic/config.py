@@ -87,6 +87,12 @@ class ServeConfig(BaseModel):
     )
     max_candidates: int = Field(64, ge=1, description="Most candidates in one request.")
     max_request_bytes: int = Field(16 << 20, gt=0, description="Requests with a larger body get 413.")
+    max_open_sessions: int = Field(
+        100_000,
+        gt=0,
+        description="Session ids remembered as open; beyond this the least recently used is forgotten "
+        "(its next request gets 404 and HTTPCritic reopens it).",
+    )
     max_batch_rows: int | None = Field(
         None,
         gt=0,

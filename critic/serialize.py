@@ -16,6 +16,9 @@ the first user message, i.e. the system prompt and the issue) is always kept; wh
 (an assistant turn plus the observations after it) are dropped oldest first until the head, the
 kept groups and the scored (last) assistant turn fit in `max_tokens`. If the head plus the last
 turn alone do not fit, `ContextTooLong` is raised.
+
+The marker's text (`<|value|>`) inside a message or candidate is broken up (`< |value|>`) before
+tokenizing: text a run reads from a repository must not yield marker tokens.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class Serializer:
     ) -> None:
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        self.value_token = value_token
         self.marker_id = tokenizer.convert_tokens_to_ids(value_token)
         if self.marker_id is None or self.marker_id == tokenizer.unk_token_id:
             raise SerializeError(
@@ -106,6 +110,7 @@ class Serializer:
         (the next step of a run) renders only its new messages.
         """
         _check_messages(messages)
+        messages = [{**m, "content": self._defuse(m["content"])} for m in messages]
         out: list[str] = []
         prev: str | None = ""
         key = 0
@@ -134,6 +139,10 @@ class Serializer:
             while len(self._texts_cache) > self._cache_size:
                 self._texts_cache.popitem(last=False)
         return out, True
+
+    def _defuse(self, content: str) -> str:
+        """`content` with the marker's text broken up, so that only the serializer places markers."""
+        return content.replace(self.value_token, f"{self.value_token[0]} {self.value_token[1:]}")
 
     def _tokens(self, text: str) -> tuple[int, ...]:
         with self._lock:
@@ -199,6 +208,7 @@ class Serializer:
         if not all(isinstance(c, str) for c in candidates):
             raise SerializeError("candidates must be strings")
         texts, stable = self._texts(history)
+        history = [{**m, "content": self._defuse(m["content"])} for m in history]  # as `_texts` saw it
         segs = self.segments(history, texts)
         base = "".join(texts)
         cands = [
@@ -218,6 +228,7 @@ class Serializer:
     ) -> list[str]:
         """Each candidate rendered as the next assistant turn. Renders a placeholder once and substitutes
         the candidate when the template inserts content verbatim (checked on the first candidate)."""
+        candidates = [self._defuse(c) for c in candidates]
         if not stable:
             return [_chatml({"role": "assistant", "content": c}) for c in candidates]
 

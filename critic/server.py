@@ -7,7 +7,9 @@
 
 A session must be opened before `/v1/score` uses it (an id never opened, or deleted, is a 404);
 HTTPCritic does this for you. An opened session whose KV cache was evicted by the LRU is simply
-recomputed. Errors: malformed body 422, context too long or body too large 413, unknown session
+recomputed. The server remembers at most `max_open_sessions` ids (least recently used first out);
+a forgotten one answers 404 like a deleted one, and HTTPCritic opens it again. Errors: malformed
+body 422, context too long or body too large 413 (streamed bodies are counted too), unknown session
 404. One failing request never takes the server down.
 
 All requests go through one worker thread that owns the model: it takes every request waiting
@@ -24,6 +26,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -74,23 +77,61 @@ class _Job:
     future: Future
 
 
+class OpenSessions:
+    """The session ids opened and not deleted, bounded: beyond `limit` the least recently used is
+    forgotten (its KV cache stays under the scorer's own LRU until evicted or dropped)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, sid: str) -> None:
+        with self._lock:
+            self._ids[sid] = None
+            self._ids.move_to_end(sid)
+            while len(self._ids) > self.limit:
+                self._ids.popitem(last=False)
+
+    def touch(self, sid: str) -> bool:
+        """Whether `sid` is open; marks it recently used."""
+        with self._lock:
+            if sid not in self._ids:
+                return False
+            self._ids.move_to_end(sid)
+            return True
+
+    def discard(self, sid: str) -> bool:
+        """Forget `sid`; whether it was open."""
+        with self._lock:
+            if sid not in self._ids:
+                return False
+            del self._ids[sid]
+            return True
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 class BatchWorker:
     """One thread owns the model. Requests queue up; the worker takes every request waiting (after
     `wait_ms` for stragglers) and scores them together with `Scorer.score_many`, which packs their
     rows into shared forwards. Each request's future is resolved as soon as its own rows are done."""
 
-    def __init__(self, scorer: Scorer, wait_ms: float = 5.0, max_group: int = 64) -> None:
+    def __init__(
+        self, scorer: Scorer, wait_ms: float = 5.0, max_group: int = 64, max_open_sessions: int = 100_000
+    ) -> None:
         self.scorer = scorer
         self.wait = wait_ms / 1000.0
         self.max_group = max_group
         self.queue: queue.Queue[_Job | None] = queue.Queue()
-        self.opened: set[str] = set()
+        self.opened = OpenSessions(max_open_sessions)
         self.groups = 0
         self._thread = threading.Thread(target=self._loop, name="critic-worker", daemon=True)
         self._thread.start()
 
     def submit(self, request: ScoreRequest) -> Future:
-        if request.session is not None and request.session not in self.opened:
+        if request.session is not None and not self.opened.touch(request.session):
             raise UnknownSession(request.session)
         fut: Future = Future()
         self.queue.put(_Job(request, fut))
@@ -146,8 +187,11 @@ class BatchWorker:
 def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app around a Scorer (the worker thread starts here)."""
     cfg = config or ServeConfig()
-    worker = BatchWorker(scorer, cfg.batch_wait_ms)
+    worker = BatchWorker(scorer, cfg.batch_wait_ms, max_open_sessions=cfg.max_open_sessions)
     app = FastAPI(title="swe-search critic", version="1")
+    # The middleware refuses a declared content-length up front, with the limit in its message; the
+    # routes' max_body_size also counts bodies sent without one (chunked) while they are read.
+    limit = cfg.max_request_bytes
     app.state.worker = worker
     app.router.add_event_handler("shutdown", worker.stop)
 
@@ -172,13 +216,14 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
             "max_batch_tokens": scorer.max_batch_tokens,
             "max_batch_rows": scorer.max_batch_rows,
             "sessions": len(scorer.sessions),
+            "open_sessions": len(worker.opened),
             "cache_bytes": scorer.sessions.nbytes,
             "cache_limit_bytes": scorer.sessions.max_bytes,
             "queued": worker.queue.qsize(),
             "batching": asdict(scorer.stats),
         }
 
-    @app.post("/v1/sessions")
+    @app.post("/v1/sessions", max_body_size=limit)
     def open_session(body: SessionRequest | None = None) -> dict[str, str]:
         sid = (body.session if body else None) or uuid.uuid4().hex
         worker.opened.add(sid)
@@ -186,12 +231,11 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
 
     @app.delete("/v1/sessions/{sid}")
     def close_session(sid: str) -> dict[str, bool]:
-        if sid not in worker.opened:
+        if not worker.opened.discard(sid):
             raise HTTPException(404, f"unknown session {sid!r}")
-        worker.opened.discard(sid)
         return {"dropped": scorer.drop_session(sid)}
 
-    @app.post("/v1/score", response_model=ScoreResponse)
+    @app.post("/v1/score", response_model=ScoreResponse, max_body_size=limit)
     async def score(body: ScoreRequest) -> ScoreResponse:
         if len(body.candidates) > cfg.max_candidates:
             raise HTTPException(

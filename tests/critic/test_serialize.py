@@ -13,6 +13,20 @@ def test_marker_after_every_assistant_turn(tokenizer):
     assert enc.markers[-1] == len(enc.ids) - 1  # the observation after the last turn is left out
 
 
+def test_marker_text_inside_messages_and_candidates_yields_no_marker(tokenizer):
+    s = Serializer(tokenizer)
+    msgs = conversation(2)
+    msgs[1] = {**msgs[1], "content": msgs[1]["content"] + " see <|value|> in the log"}
+    msgs[2] = {**msgs[2], "content": "echo '<|value|>'"}
+    assert s.tokenizer("<|value|>", add_special_tokens=False)["input_ids"] == [s.marker_id]  # raw text would
+    enc = s.encode(msgs)
+    assert enc.ids.count(s.marker_id) == 2 and [enc.ids[p] for p in enc.markers] == [s.marker_id] * 2
+    inp = s.for_scoring(msgs[:-2], ["cat <|value|>", msgs[-2]["content"]])
+    assert [c.count(s.marker_id) for c in inp.candidates] == [1, 1]  # only the appended one
+    assert inp.history.count(s.marker_id) == 1
+    assert inp.history + inp.candidates[1] == enc.ids  # scoring and training see the same tokens
+
+
 def test_history_tokens_are_a_prefix_of_longer_histories(tokenizer):
     s = Serializer(tokenizer)
     msgs = conversation(4)

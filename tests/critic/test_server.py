@@ -85,8 +85,38 @@ def test_oversized_requests_get_413(server):
     assert r.status_code == 413 and "context" in r.json()["detail"]
     huge = [{"role": "user", "content": "x" * 60_000}]
     r = httpx.post(f"{url}/v1/score", json={"messages": huge, "candidates": ["a"]})
+    assert r.status_code == 413 and "50000 bytes" in r.json()["detail"]
+
+    def chunks():  # no content-length: the size is known only while reading; valid but for its size
+        yield b'{"messages": [{"role": "user", "content": "x"}], "candidates": ["a"], "padding": "'
+        for _ in range(70):
+            yield b"x" * 1000
+        yield b'"}'
+
+    r = httpx.post(f"{url}/v1/score", content=chunks(), headers={"content-type": "application/json"})
+    assert r.request.headers.get("transfer-encoding") == "chunked"
     assert r.status_code == 413
     assert httpx.get(f"{url}/health").status_code == 200  # still serving
+
+
+def test_open_sessions_are_bounded_and_the_client_reopens_a_forgotten_one(model, tokenizer):
+    scorer = Scorer(model, tokenizer, max_context=400)
+    with ServerThread(create_app(scorer, ServeConfig(max_open_sessions=2))) as url:
+        first = HTTPCritic(url, session="first")
+        history = toy_conversation(1)
+        expected = scorer.score_naive(history, TOY_CANDIDATES)
+        assert first.score(history, TOY_CANDIDATES) == pytest.approx(expected, abs=1e-4)
+        for sid in ("second", "third"):
+            assert httpx.post(f"{url}/v1/sessions", json={"session": sid}).status_code == 200
+        assert httpx.get(f"{url}/health").json()["open_sessions"] == 2
+        body = {"messages": history, "candidates": TOY_CANDIDATES, "session": "first"}
+        assert httpx.post(f"{url}/v1/score", json=body).status_code == 404  # forgotten
+        # the client opens it again and carries on
+        assert first.score(toy_conversation(2), TOY_CANDIDATES) == pytest.approx(
+            scorer.score_naive(toy_conversation(2), TOY_CANDIDATES), abs=1e-4
+        )
+        assert httpx.delete(f"{url}/v1/sessions/second").status_code == 404  # pushed out by "first"
+        assert httpx.delete(f"{url}/v1/sessions/third").json() == {"dropped": False}
 
 
 def test_client_reports_refusals_and_unknown_session_deletes(server):
