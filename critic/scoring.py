@@ -5,8 +5,8 @@ How a request `(history, candidates, session)` is scored:
 2. Reuse: if the session holds the KV cache of an earlier history, keep its longest common token
    prefix with this history. Only the rest ("new" history tokens) is computed.
 3. Rows: the new history tokens run in causal chunks of at most `max_batch_tokens`, then the K
-   candidates are packed into one row after them; a few new tokens (a session's next step) share
-   the candidates' row instead. Each candidate sees the past, the new history tokens and itself,
+   candidates are packed into one row after them; a few new tokens (a session's next step, at
+   most a quarter of the candidates' tokens) share the candidates' row instead. Each candidate sees the past, the new history tokens and itself,
    never the other candidates; its positions restart at the history length. Q is read at each
    candidate's marker.
 4. Batching: the requests of one `score_many` call run together. Each round takes the next row of
@@ -357,16 +357,18 @@ class Scorer:
 
 def _plan(new: list[int], candidates: list[list[int]], budget: int) -> list[_Row]:
     """Rows for one request: history chunks, then the candidate groups; no row over `budget` tokens
-    unless one candidate is. New history no longer than the first candidate group (a session's next
-    step) rides in the candidates' row; a longer one runs on its own, where plain causal attention
-    is cheaper than the candidates' masked attention."""
+    unless one candidate is. New history of at most a quarter of the first candidate group's tokens
+    (a session's next step: ~170 tokens against K=8 x 150) rides in the candidates' row, which saves
+    a forward; longer new history runs on its own, where plain causal attention skips the masked
+    half that the candidates' dense block mask computes (at 1k tokens cold, 4.2x instead of 6.5x
+    one history forward on the tiny CPU model)."""
     groups: list[list[list[int]]] = [[]]
     for cand in candidates:
         if groups[-1] and sum(map(len, groups[-1])) + len(cand) > budget:
             groups.append([])
         groups[-1].append(cand)
     first = sum(map(len, groups[0]))
-    tail = len(new) if len(new) + first <= budget and len(new) <= first else 0
+    tail = len(new) if len(new) + first <= budget and 4 * len(new) <= first else 0
     lead = new[: len(new) - tail]
     rows = [_Row(lead[s : s + budget], len(lead[s : s + budget])) for s in range(0, len(lead), budget)]
     rows.append(_Row(new[len(lead) :] + _flat(groups[0]), tail, [len(c) for c in groups[0]]))

@@ -8,6 +8,8 @@ from critic.serialize import SerializeError
 from critic.synthetic import TOY_CANDIDATES, toy_conversation
 
 ATOL = 1e-4
+# Candidates long enough that a session's next turn pair rides in their row (see scoring._plan).
+LONG_CANDIDATES = [f"step {i}: edit src/file.py, fix the value, run the tests. " * 6 for i in range(4)]
 
 
 def test_prefix_shared_scores_equal_naive_full_sequences(model, tokenizer):
@@ -38,6 +40,23 @@ def test_session_steps_reuse_the_cache_and_equal_naive(model, tokenizer):
         if t > 0:
             assert res.cached_tokens == prev  # only the new turn pair was computed
         prev = res.prefix_tokens
+
+
+def test_a_short_session_step_rides_in_the_candidates_row_and_equals_naive(model, tokenizer):
+    scorer = Scorer(model, tokenizer)
+    full = toy_conversation(4)
+    scorer.score(full[:2], LONG_CANDIDATES, session="s")
+    for t in range(1, 5):
+        history = full[: 2 + 2 * t]
+        forwards = scorer.stats.forwards
+        res = scorer.score(history, LONG_CANDIDATES, session="s")
+        assert scorer.stats.forwards == forwards + 1  # new history and candidates in one forward
+        assert res.cached_tokens > 0
+        assert res.values == pytest.approx(scorer.score_naive(history, LONG_CANDIDATES), abs=ATOL)
+    # a fresh, longer history runs on its own first (plain causal attention is cheaper there)
+    forwards = scorer.stats.forwards
+    scorer.score(toy_conversation(6, words=9), TOY_CANDIDATES)
+    assert scorer.stats.forwards == forwards + 2
 
 
 def test_session_recomputes_when_the_history_diverges(model, tokenizer):
@@ -102,7 +121,7 @@ def test_eager_attention_path_equals_naive(tokenizer):
 def _mixed_requests() -> list[Request]:
     """Requests of different lengths: two on warm sessions, one fresh session, one without, one bad."""
     return [
-        Request(toy_conversation(3), TOY_CANDIDATES, session="warm-a"),
+        Request(toy_conversation(3), LONG_CANDIDATES, session="warm-a"),
         Request(toy_conversation(5, words=7), TOY_CANDIDATES[:2], session="warm-b"),
         Request(toy_conversation(2, words=2), TOY_CANDIDATES, session="fresh"),
         Request(toy_conversation(1), TOY_CANDIDATES[1:]),
