@@ -17,12 +17,14 @@ the first user message, i.e. the system prompt and the issue) is always kept; wh
 kept groups and the scored (last) assistant turn fit in `max_tokens`. If the head plus the last
 turn alone do not fit, `ContextTooLong` is raised.
 
-The marker's text (`<|value|>`) inside a message or candidate is broken up (`< |value|>`) before
-tokenizing: text a run reads from a repository must not yield marker tokens.
+The text of the marker and of every other special token (`<|value|>`, `<|im_end|>`, ...) inside a
+message or candidate is broken up (`< |value|>`) before tokenizing: text a run reads from a
+repository must yield neither marker tokens nor fake turn boundaries.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -87,6 +89,11 @@ class Serializer:
             raise SerializeError(
                 f"tokenizer has no {value_token!r} token; build the critic with critic.model.build_critic"
             )
+        specials = {value_token, *tokenizer.all_special_tokens}
+        specials |= {t.content for t in tokenizer.added_tokens_decoder.values() if t.special}
+        # longest first, so that a special token containing another is broken up whole
+        ordered = sorted((t for t in specials if len(t) > 1), key=len, reverse=True)
+        self._specials = re.compile("|".join(map(re.escape, ordered)))
         self._cache: OrderedDict[str, tuple[int, ...]] = OrderedDict()
         self._texts_cache: OrderedDict[int, str] = OrderedDict()
         self._cache_size = cache_size
@@ -141,8 +148,9 @@ class Serializer:
         return out, True
 
     def _defuse(self, content: str) -> str:
-        """`content` with the marker's text broken up, so that only the serializer places markers."""
-        return content.replace(self.value_token, f"{self.value_token[0]} {self.value_token[1:]}")
+        """`content` with the text of special tokens broken up (`< |im_end|>`), so that only the
+        serializer and the chat template place markers and turn boundaries."""
+        return self._specials.sub(lambda m: f"{m[0][0]} {m[0][1:]}", content)
 
     def _tokens(self, text: str) -> tuple[int, ...]:
         with self._lock:
