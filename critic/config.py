@@ -53,7 +53,16 @@ class TrainConfig(BaseModel):
         1, ge=1, description="Windows per forward pass on one rank (padded to the longest)."
     )
     max_grad_norm: float = Field(1.0, gt=0.0, description="Gradient clipping norm.")
-    bf16: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU).")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="auto: bf16 mixed precision on GPU, fp32 on CPU. bf16 on CPU takes the same "
+        "mixed-precision path (slow without bf16 units; the tests use it to exercise that path).",
+    )
+    save_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Dtype of the saved weights; auto is bfloat16 after bf16 training, else float32 "
+        "(a 70B critic is 140 GB in bf16, 280 GB in fp32).",
+    )
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in backward (long contexts)."
     )

@@ -13,6 +13,7 @@ target. `config.json` records it as `critic_activation: "sigmoid"`, together wit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,29 @@ def build_critic(
     return model
 
 
-def save_critic(model: PreTrainedModel, tokenizer: Any, out_dir: str | Path) -> Path:
-    """Write an HF checkpoint folder (weights, head, config, tokenizer with the marker)."""
+def save_critic(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    out_dir: str | Path,
+    dtype: torch.dtype | None = None,
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write an HF checkpoint folder (weights, head, config, tokenizer with the marker).
+
+    `dtype` casts the floating-point weights as they are written (the model itself is unchanged);
+    `state_dict` replaces the model's own weights (a gathered sharded model's)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
+    state = state_dict if state_dict is not None else model.state_dict()
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    model.save_pretrained(out, state_dict=state)
+    if dtype is not None:
+        # save_pretrained announces the in-memory parameters' dtype; loaders with dtype "auto"
+        # (vLLM, TGI, from_pretrained) must see the dtype on disk.
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        config["dtype"] = str(dtype).removeprefix("torch.")
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     tokenizer.save_pretrained(out)
     return out
 

@@ -5,7 +5,7 @@ One epoch:
 2. targets: `td_lambda_targets(values, resolved, gamma, lam)` per trajectory;
 3. optimise MSE(value at marker, target) over the serialized windows (critic.serialize), with
    AdamW, linear warmup then cosine decay, gradient accumulation up to `batch_size` windows,
-   clipping, bf16 on GPU, optional gradient checkpointing;
+   clipping, bf16 mixed precision on GPU, optional gradient checkpointing;
 4. evaluate on held-out trajectories (critic.metrics) and print.
 
 Runs in one process (CPU or one GPU), or under `torchrun` (WORLD_SIZE > 1). Distributed runs take
@@ -18,10 +18,12 @@ one path on GPUs (nccl) and CPUs (gloo), so CI exercises the code a 70B multi-no
   `inv_freq`, which no state dict holds, one by one);
 - the full state dict is gathered to rank 0 (on CPU), which writes the checkpoint.
 
-Precision: master weights, gradients and optimizer states are fp32. With `bf16` on GPU, a single
-process runs the forward under bf16 autocast; FSDP2 instead all-gathers bf16 copies of the
-parameters and reduces gradients in fp32 (`MixedPrecisionPolicy`), so it runs without autocast.
-On CPU everything is fp32. See critic/README.md for a multi-node 70B launch.
+Precision: master weights, gradients and optimizer states are fp32. With bf16 (`precision`: auto
+on GPU, or bf16 anywhere), a single process runs the forward under bf16 autocast; FSDP2 instead
+all-gathers bf16 copies of the parameters and reduces gradients in fp32 (`MixedPrecisionPolicy`),
+so it runs without autocast. The checkpoint is written in `save_dtype` (bf16 after bf16 training),
+gathered one tensor at a time so that rank 0 holds no more than the saved size.
+See critic/README.md for a multi-node 70B launch.
 """
 
 from __future__ import annotations
@@ -83,6 +85,18 @@ class Dist:
     @property
     def sharded(self) -> bool:
         return self.world > 1
+
+
+def uses_bf16(cfg: TrainConfig, d: Dist) -> bool:
+    """Whether this run trains in bf16 mixed precision (`precision` auto means: on GPU)."""
+    return cfg.precision == "bf16" or (cfg.precision == "auto" and d.device.type == "cuda")
+
+
+def save_dtype(cfg: TrainConfig, bf16: bool) -> torch.dtype:
+    """The dtype the checkpoint is written in."""
+    if cfg.save_dtype == "auto":
+        return torch.bfloat16 if bf16 else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.save_dtype]
 
 
 # -- setup ----------------------------------------------------------------------------------------
@@ -152,10 +166,8 @@ def wrap(model: nn.Module, d: Dist, bf16: bool) -> nn.Module:
     # replaces the parameters with shards.
     full = net.state_dict() if d.main else {}
     mesh = init_device_mesh(d.device.type, (d.world,))
-    on_gpu_bf16 = bf16 and d.device.type == "cuda"
     mp = MixedPrecisionPolicy(
-        param_dtype=torch.bfloat16 if on_gpu_bf16 else None,
-        reduce_dtype=torch.float32 if on_gpu_bf16 else None,
+        param_dtype=torch.bfloat16 if bf16 else None, reduce_dtype=torch.float32 if bf16 else None
     )
     # One unit per decoder layer: a layer's parameters are gathered only while it runs.
     for layer in backbone(model).layers:
@@ -224,10 +236,8 @@ def shard(items: list, d: Dist) -> list:
 
 
 def _autocast(d: Dist, bf16: bool) -> torch.autocast:
-    """bf16 autocast for a single GPU; FSDP2's MixedPrecisionPolicy already runs the sharded forward in bf16."""
-    return torch.autocast(
-        "cuda", dtype=torch.bfloat16, enabled=bf16 and d.device.type == "cuda" and not d.sharded
-    )
+    """bf16 autocast in one process; FSDP2's MixedPrecisionPolicy already runs the sharded forward in bf16."""
+    return torch.autocast(d.device.type, dtype=torch.bfloat16, enabled=bf16 and not d.sharded)
 
 
 @torch.no_grad()
@@ -256,9 +266,11 @@ def turn_values(
     return [[found[(i, t)] for t in range(p.turns)] for i, p in enumerate(data)]
 
 
-def evaluate(net: nn.Module, data: list[Prepared], pad_id: int, d: Dist, cfg: TrainConfig) -> dict[str, Any]:
+def evaluate(
+    net: nn.Module, data: list[Prepared], pad_id: int, d: Dist, cfg: TrainConfig, bf16: bool
+) -> dict[str, Any]:
     """critic.metrics on held-out episodes."""
-    values = turn_values(net, data, pad_id, d, cfg.micro_batch_size, cfg.bf16)
+    values = turn_values(net, data, pad_id, d, cfg.micro_batch_size, bf16)
     outcomes = [p.episode.resolved for p in data]
     steps = [v for vs in values for v in vs]
     returns = [
@@ -308,11 +320,12 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     serializer = Serializer(tokenizer, max_tokens=cfg.max_context)
     train_data, eval_data = prepare(train_eps, serializer), prepare(eval_eps, serializer)
     pad_id = tokenizer.pad_token_id
-    net = wrap(model, d, cfg.bf16)
+    bf16 = uses_bf16(cfg, d)
+    net = wrap(model, d, bf16)
     sharding = "fsdp" if d.sharded else "none"
     say(
         f"critic train: {len(train_data)} train / {len(eval_data)} held-out trajectories, "
-        f"world size {d.world}, device {d.device}, sharding {sharding}"
+        f"world size {d.world}, device {d.device}, sharding {sharding}, {'bf16' if bf16 else 'fp32'}"
     )
 
     n_windows = sum(len(p.windows) for p in train_data)
@@ -325,7 +338,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     history: list[dict[str, Any]] = []
     step, started = 0, time.time()
     for epoch in range(cfg.epochs):
-        values = turn_values(net, train_data, pad_id, d, cfg.micro_batch_size, cfg.bf16)
+        values = turn_values(net, train_data, pad_id, d, cfg.micro_batch_size, bf16)
         examples = []
         for p, vs in zip(train_data, values, strict=True):
             targets = td_lambda_targets(vs, float(p.episode.resolved), cfg.gamma, cfg.lam)
@@ -342,7 +355,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
         for m, chunk in enumerate(micro_batches):
             batch = _batch([w for w, _ in chunk], pad_id, d.device)
             target = torch.tensor([t for _, ts in chunk for t in ts], device=d.device)
-            with _autocast(d, cfg.bf16):
+            with _autocast(d, bf16):
                 pred = net(*batch)
             loss = torch.nn.functional.mse_loss(pred.float(), target)
             # FSDP2 reduce-scatters (averages) the gradients after every backward; skipping that
@@ -361,18 +374,21 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
                         f"epoch {epoch + 1} step {step}/{total_steps} loss {sum(losses[-accum:]) / len(losses[-accum:]):.4f} lr {sched.get_last_lr()[0]:.2e}"
                     )
         train_loss = _mean_across(sum(losses) / max(1, len(losses)), d)
-        metrics = evaluate(net, eval_data, pad_id, d, cfg) if eval_data else {}
+        metrics = evaluate(net, eval_data, pad_id, d, cfg, bf16) if eval_data else {}
         metrics.update(epoch=epoch + 1, train_loss=train_loss, seconds=time.time() - started)
         history.append(metrics)
         if d.main:
             print_metrics(metrics, title=f"epoch {epoch + 1}/{cfg.epochs} (held-out)", console=console)
 
     out = Path(cfg.out_dir)
-    _save(net, model, tokenizer, out, d)
+    dtype = save_dtype(cfg, bf16)
+    _save(net, model, tokenizer, out, d, dtype)
     result = {
         "config": cfg.model_dump(),
         "world_size": d.world,
         "sharding": sharding,
+        "precision": "bf16" if bf16 else "fp32",
+        "saved_dtype": str(dtype).removeprefix("torch."),
         "epochs": history,
         "final": history[-1] if history else {},
     }
@@ -390,17 +406,23 @@ def _mean_across(x: float, d: Dist) -> float:
     return float(t) / d.world
 
 
-def _save(net: nn.Module, model: nn.Module, tokenizer: Any, out: Path, d: Dist) -> None:
-    """Rank 0 writes the full (unsharded) checkpoint; when sharded, every rank joins the gather."""
+def _save(net: nn.Module, model: nn.Module, tokenizer: Any, out: Path, d: Dist, dtype: torch.dtype) -> None:
+    """Rank 0 writes the full (unsharded) checkpoint in `dtype`; when sharded, every rank joins the gather."""
     if not d.sharded:
-        save_critic(model, tokenizer, out)
+        save_critic(model, tokenizer, out, dtype)
         return
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    from torch.distributed.tensor import DTensor
 
-    # full_state_dict + cpu_offload: gathered one tensor at a time onto rank 0's CPU; others get {}
-    state = get_model_state_dict(net, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    # One tensor at a time: every rank joins each all-gather, rank 0 keeps a CPU copy already in
+    # `dtype`, so its memory peaks at the saved size (140 GB for 70B in bf16), not the fp32 size.
+    state: dict[str, torch.Tensor] = {}
+    for name, t in net.state_dict().items():
+        full = t.full_tensor() if isinstance(t, DTensor) else t
+        if d.main:
+            state[name.removeprefix("model.")] = full.to(
+                "cpu", dtype if full.is_floating_point() else full.dtype
+            )
+        del full
     if d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out, state_dict={k.removeprefix("model."): v for k, v in state.items()})
-        tokenizer.save_pretrained(out)
+        save_critic(model, tokenizer, out, dtype, state_dict=state)
     dist.barrier()

@@ -8,6 +8,7 @@ from critic.serialize import SerializeError
 from critic.synthetic import TOY_CANDIDATES, toy_conversation
 
 ATOL = 1e-4
+BF16_ATOL = 5e-3  # measured differences stay under 2e-3 (8 mantissa bits)
 # Candidates long enough that a session's next turn pair rides in their row (see scoring._plan).
 LONG_CANDIDATES = [f"step {i}: edit src/file.py, fix the value, run the tests. " * 6 for i in range(4)]
 
@@ -178,3 +179,20 @@ def test_hf_sequence_classification_loader_reads_the_same_value(checkpoint, toke
         with torch.no_grad():
             logit = hf(input_ids=torch.tensor([inp.history + cand])).logits
         assert float(torch.sigmoid(logit)) == pytest.approx(value, abs=ATOL)
+
+
+def test_bf16_scoring_tracks_naive_and_fp32(checkpoint, model, tokenizer):
+    """The GPU default dtype, run on CPU: prefix sharing and sessions stay exact up to bf16 rounding."""
+    critic = LocalCritic(checkpoint, device="cpu", dtype="bfloat16", max_batch_tokens=32)
+    scorer = critic.scorer
+    assert scorer.dtype == torch.bfloat16
+    fp32, run = Scorer(model, tokenizer), critic.with_session("run")
+    full = toy_conversation(5)
+    for t in range(6):
+        history = full[: 2 + 2 * t]
+        got = run.score(history, TOY_CANDIDATES)
+        assert (run.last.cached_tokens > 0) == (t > 0)
+        exact = fp32.score_naive(history, TOY_CANDIDATES)
+        assert got == pytest.approx(scorer.score_naive(history, TOY_CANDIDATES), abs=BF16_ATOL)
+        assert got == pytest.approx(exact, abs=BF16_ATOL)
+        assert max(exact) - min(exact) > 3 * BF16_ATOL  # the tolerance is well below the spread

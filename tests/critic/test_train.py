@@ -13,8 +13,8 @@ from transformers import AutoModelForCausalLM
 from critic.client import LocalCritic
 from critic.config import TrainConfig, load_config
 from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
-from critic.synthetic import write_synthetic_jsonl
-from critic.train import Dist, load_model, train, wrap
+from critic.synthetic import toy_conversation, write_synthetic_jsonl
+from critic.train import Dist, _autocast, load_model, train, wrap
 
 REPO = Path(__file__).resolve().parents[2]
 HIST = [{"role": "system", "content": "s"}, {"role": "user", "content": "Fix the bug in src/file.py."}]
@@ -25,6 +25,18 @@ def max_diff(a: Path, b: Path) -> float:
     wa, wb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
     assert wa.keys() == wb.keys()
     return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
+
+
+def torchrun_train(init: Path, data: Path, eval_data: Path, out: Path, settings: dict) -> None:
+    """`swe-search critic train` on two gloo ranks under torchrun."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd += ["-m", "critic.cli", "critic", "train", "--model", str(init), "--data", str(data)]
+    cmd += ["--eval-data", str(eval_data), "--out", str(out), "--device", "cpu"]
+    cmd += [f"train.{k}={str(v).lower()}" for k, v in settings.items()]
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
 
 def test_yaml_defaults_load_and_overrides_apply():
@@ -79,14 +91,7 @@ def test_torchrun_fsdp_on_cpu_trains_like_one_process(tmp_path):
         epochs=2, batch_size=8, micro_batch_size=1, lr=1e-3, log_every=1000, gradient_checkpointing=True
     )
     out = tmp_path / "fsdp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    cmd += ["-m", "critic.cli", "critic", "train", "--model", str(init), "--data", str(train_file)]
-    cmd += ["--eval-data", str(eval_file), "--out", str(out), "--device", "cpu"]
-    cmd += [f"train.{k}={str(v).lower()}" for k, v in settings.items()]
-    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
-    env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    torchrun_train(init, train_file, eval_file, out, settings)
 
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["world_size"] == 2 and saved["sharding"] == "fsdp"
@@ -114,6 +119,67 @@ def test_torchrun_fsdp_on_cpu_trains_like_one_process(tmp_path):
     assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
 
 
+@pytest.mark.slow
+def test_bf16_mixed_precision_tracks_fp32_in_one_process_and_under_fsdp(tmp_path):
+    """The GPU default (bf16 autocast in one process, bf16 MixedPrecisionPolicy under FSDP2), run on
+    CPU: both compute in bf16 (losses differ from fp32 in the last digits), learn what the fp32 run
+    learns, and write a bf16 checkpoint that says so in config.json."""
+    train_file = write_synthetic_jsonl(tmp_path / "train.jsonl", 40, seed=1)
+    eval_file = write_synthetic_jsonl(tmp_path / "eval.jsonl", 16, seed=100)
+    init = make_tiny_critic(tmp_path / "init")
+    settings = dict(epochs=2, batch_size=8, micro_batch_size=1, lr=1e-3, log_every=1000)
+    torchrun_train(init, train_file, eval_file, tmp_path / "fsdp", {**settings, "precision": "bf16"})
+    runs = {"fsdp": json.loads((tmp_path / "fsdp" / "metrics.json").read_text())}
+    for precision in ("bf16", "fp32"):
+        runs[precision] = train(
+            TrainConfig(
+                model=str(init),
+                data=[str(train_file)],
+                eval_data=[str(eval_file)],
+                out_dir=str(tmp_path / precision),
+                device="cpu",
+                precision=precision,
+                **settings,
+            )
+        )
+    assert [(r["precision"], r["saved_dtype"], r["world_size"]) for r in runs.values()] == [
+        ("bf16", "bfloat16", 2),
+        ("bf16", "bfloat16", 1),
+        ("fp32", "float32", 1),
+    ]
+    fp32_loss = runs["fp32"]["epochs"][-1]["train_loss"]
+    for name in ("fsdp", "bf16"):
+        assert 0 < abs(runs[name]["epochs"][-1]["train_loss"] / fp32_loss - 1) < 0.01, name
+    for name, dtype in (("fsdp", torch.bfloat16), ("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        assert {t.dtype for t in load_file(tmp_path / name / "model.safetensors").values()} == {dtype}
+        assert json.loads((tmp_path / name / "config.json").read_text())["dtype"] == str(dtype)[6:]
+
+    histories = [toy_conversation(n) for n in (1, 2, 3)]
+
+    def values(folder: Path) -> torch.Tensor:
+        critic = LocalCritic(folder, device="cpu")
+        return torch.tensor([v for h in histories for v in critic.score(h[:-2], [h[-2]["content"], "ls"])])
+
+    fp32, start = values(tmp_path / "fp32"), values(init)
+    assert float((fp32 - start).abs().max()) > 0.05  # training moved the values
+    for name in ("fsdp", "bf16"):
+        assert float((values(tmp_path / name) - fp32).abs().max()) < 0.005, name
+
+
+def test_bf16_autocast_computes_in_bf16_on_fp32_master_weights(tmp_path):
+    init = make_tiny_critic(tmp_path / "init")
+    model, _ = load_model(TrainConfig(model=str(init), device="cpu", precision="bf16"), Dist())
+    net = wrap(model, Dist(), bf16=True).train()
+    seen: list[torch.dtype] = []
+    backbone(model).layers[0].mlp.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with _autocast(Dist(), bf16=True):
+        pred = net(ids, torch.ones_like(ids), torch.tensor([0]), torch.tensor([3]))
+    pred.float().sum().backward()
+    assert seen == [torch.bfloat16]
+    assert {p.dtype for p in net.parameters()} == {p.grad.dtype for p in net.parameters()} == {torch.float32}
+
+
 def test_gradient_checkpointing_recomputes_layers_and_still_trains(tmp_path):
     data = write_synthetic_jsonl(tmp_path / "train.jsonl", 6, seed=3)
     init = make_tiny_critic(tmp_path / "init")
@@ -130,7 +196,7 @@ def test_gradient_checkpointing_recomputes_layers_and_still_trains(tmp_path):
         gradient_checkpointing=True,
     )
     model, _ = load_model(cfg, Dist())
-    net = wrap(model, Dist(), cfg.bf16).train()
+    net = wrap(model, Dist(), bf16=False).train()
     calls: list[int] = []
     backbone(model).layers[0].mlp.register_forward_pre_hook(lambda *_: calls.append(1))
     ids = torch.tensor([[5, 6, 7, 8]])
