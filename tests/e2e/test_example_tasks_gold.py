@@ -6,11 +6,10 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-import docker
 import pytest
 from swebench.task.checks import check_task_repo
-from swebench.task.repo import load_task_repo, task_paths
 
+from envs.tasks import load_tasks
 from envs.types import Task
 from eval.grading import GradeStatus, grade
 
@@ -18,42 +17,14 @@ TASK_REPO = Path(__file__).resolve().parents[2] / "examples" / "tasks"
 RUN_ID = "test-example-tasks-gold"
 
 
-def load_example_tasks() -> list[Task]:
-    paths = task_paths(TASK_REPO)
-    return [
-        Task(
-            instance_id=row["instance_id"],
-            problem_statement=row["problem_statement"],
-            image=row["image"],
-            instance=row,
-            base_commit=row["base_commit"],
-            repo=row["repo"],
-            build_context=str(paths[row["instance_id"]]),
-        )
-        for row in load_task_repo(TASK_REPO)
-    ]
-
-
-TASKS = load_example_tasks()
+TASKS = load_tasks(TASK_REPO)
 IDS = [t.instance_id for t in TASKS]
 
 
-def build_images(tasks: list[Task]) -> None:
-    """envs' builder when it exists, else a plain docker build of each task folder."""
-    try:
-        from envs.images import build_task_images
-    except ImportError:
-        client = docker.from_env()
-        for task in tasks:
-            client.images.build(path=task.build_context, tag=task.image, rm=True)
-    else:
-        build_task_images(tasks)
-
-
 @pytest.fixture(scope="session")
-def example_tasks() -> dict[str, Task]:
-    build_images(TASKS)
-    return {t.instance_id: t for t in TASKS}
+def built(example_task_images: list[Task]) -> dict[str, Task]:
+    """The example tasks by id, their images built (tests/conftest.py)."""
+    return {t.instance_id: t for t in example_task_images}
 
 
 def load_sync() -> ModuleType:
@@ -91,8 +62,8 @@ def test_empty_patch_is_graded_empty_patch(instance_id):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("instance_id", IDS)
-def test_gold_patch_resolves(example_tasks, instance_id):
-    task = example_tasks[instance_id]
+def test_gold_patch_resolves(built, instance_id):
+    task = built[instance_id]
     result = grade(task, task.instance["patch"], run_id=RUN_ID, timeout=60)
     assert result.status is GradeStatus.RESOLVED, f"{result.message}\n{result.log[-3000:]}"
     tests = result.report["tests_status"]
@@ -102,8 +73,8 @@ def test_gold_patch_resolves(example_tasks, instance_id):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("instance_id", IDS)
-def test_base_commit_fails_fail_to_pass_and_passes_pass_to_pass(example_tasks, instance_id):
-    task = example_tasks[instance_id]
+def test_base_commit_fails_fail_to_pass_and_passes_pass_to_pass(built, instance_id):
+    task = built[instance_id]
     result = grade(task, "", run_id=RUN_ID, timeout=60, run_if_empty=True)
     assert result.status is GradeStatus.UNRESOLVED, f"{result.message}\n{result.log[-3000:]}"
     tests = result.report["tests_status"]

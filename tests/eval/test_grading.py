@@ -8,8 +8,9 @@ from pathlib import Path
 
 import docker
 import pytest
-from swebench.task.repo import load_task_repo, task_paths
 
+from envs.images import build_task_images
+from envs.tasks import load_tasks
 from envs.types import Task
 from eval.grading import Grade, GradeStatus, grade
 
@@ -19,28 +20,15 @@ RUN_ID = "test-grading"
 
 
 def load_task(instance_id: str) -> Task:
-    (row,) = load_task_repo(TASK_REPO, [instance_id])
-    return Task(
-        instance_id=row["instance_id"],
-        problem_statement=row["problem_statement"],
-        image=row["image"],
-        instance=row,
-        base_commit=row["base_commit"],
-        repo=row["repo"],
-        build_context=str(task_paths(TASK_REPO, [instance_id])[instance_id]),
-    )
+    (task,) = load_tasks(TASK_REPO, instances=[instance_id])
+    return task
 
 
 @pytest.fixture(scope="session")
-def task() -> Task:
-    """The example task, its image built by envs' builder when it exists, else by docker build."""
+def task(docker_client: docker.DockerClient, base_image: str) -> Task:
+    """The example task with its image built."""
     task = load_task(INSTANCE_ID)
-    try:
-        from envs.images import build_task_images
-    except ImportError:
-        docker.from_env().images.build(path=task.build_context, tag=task.image, rm=True)
-    else:
-        build_task_images([task])
+    build_task_images([task], base_image=base_image, client=docker_client)
     return task
 
 
