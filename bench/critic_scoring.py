@@ -12,6 +12,7 @@ K candidates of about `--cand-tokens` tokens after histories of about 1k, 4k and
 Goals: prefix-shared <= 1.3x history forward; incremental <= 0.1x naive at 16k.
 
     python bench/critic_scoring.py                          # tiny random Qwen2, CPU
+    python bench/critic_scoring.py --size wide --histories 1024,4096 --runs 0   # CPU, matmul-bound
     python bench/critic_scoring.py --size 7b --device cuda --dtype bfloat16
     python bench/critic_scoring.py --out bench/results/critic_scoring.md
 """
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import Qwen2Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,11 +44,29 @@ from critic.scoring import Request, Scorer  # noqa: E402
 from critic.synthetic import synthetic_history  # noqa: E402
 
 
+def wide_config(vocab_size: int) -> Qwen2Config:
+    """Qwen2-0.5B's layer widths with 2 layers: on CPU its time goes to matrix products, as a 7B's
+    does on GPU, unlike the tiny model's, which goes to attention and overhead."""
+    return Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=2,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        max_position_embeddings=65536,
+        rope_theta=1000000.0,
+        tie_word_embeddings=False,
+        num_labels=1,
+    )
+
+
 def build(size: str, device: torch.device, dtype: torch.dtype) -> Scorer:
     """A random-init critic of the given shape (no download) wrapped in a Scorer."""
     torch.manual_seed(0)
     tokenizer = make_tiny_tokenizer()
-    config = tiny_config(len(tokenizer)) if size == "tiny" else qwen2_7b_config()
+    configs = {"tiny": tiny_config, "wide": wide_config, "7b": lambda _: qwen2_7b_config()}
+    config = configs[size](len(tokenizer))
     with torch.device(device):
         model = build_critic(config, tokenizer, dtype=dtype)
     model.to(device=device, dtype=dtype).eval()
@@ -217,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--size",
-        choices=["tiny", "7b"],
+        choices=["tiny", "wide", "7b"],
         default="tiny",
-        help="tiny Qwen2 (CPU) or Qwen2-7B shape (random init)",
+        help="tiny Qwen2 (CPU), wide (Qwen2-0.5B widths, 2 layers; CPU) or Qwen2-7B shape; random init",
     )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="auto", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16")

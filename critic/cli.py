@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import Any
 
 TRAIN_HELP = """\
@@ -89,6 +91,20 @@ def _flag_overrides(section: str, args: argparse.Namespace, names: dict[str, str
     return out
 
 
+def _setup_errors_reported(command: str, run: Callable[[], None]) -> int:
+    """Run; a config, input or output folder the command cannot start from is one line, exit 2."""
+    from pydantic import ValidationError
+
+    from critic.config import CriticSetupError
+
+    try:
+        run()
+    except (CriticSetupError, ValidationError) as e:
+        print(f"swe-search critic {command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def run_train(args: argparse.Namespace) -> int:
     from critic.config import load_config
     from critic.train import train
@@ -106,9 +122,9 @@ def run_train(args: argparse.Namespace) -> int:
             "device": "device",
         },
     )
-    cfg = load_config(args.config, flags + list(args.overrides))
-    train(cfg.train)
-    return 0
+    return _setup_errors_reported(
+        "train", lambda: train(load_config(args.config, flags + list(args.overrides)).train)
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -129,9 +145,9 @@ def run_serve(args: argparse.Namespace) -> int:
             "max_batch_rows": "max_batch_rows",
         },
     )
-    cfg = load_config(args.config, flags + list(args.overrides))
-    serve(cfg.serve)
-    return 0
+    return _setup_errors_reported(
+        "serve", lambda: serve(load_config(args.config, flags + list(args.overrides)).serve)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_YAML = Path(__file__).resolve().parent.parent / "configs" / "critic.yaml"
 
 
+class CriticSetupError(ValueError):
+    """A config, input or output folder that `critic train|serve` cannot start from (fix the command)."""
+
+
 class TrainConfig(BaseModel):
     """`swe-search critic train`: data, TD(lambda) targets, optimisation, evaluation."""
 
@@ -62,6 +66,13 @@ class TrainConfig(BaseModel):
         "auto",
         description="Dtype of the saved weights; auto is bfloat16 after bf16 training, else float32 "
         "(a 70B critic is 140 GB in bf16, 280 GB in fp32).",
+    )
+    save_state_every: int = Field(
+        1,
+        ge=0,
+        description="Write the full training state (weights, AdamW, schedule) to out_dir/state every "
+        "this many epochs; the same command started again continues from it. 0: never. The folder "
+        "is removed when training finishes (a 70B state is ~1.1 TB, sharded across the ranks).",
     )
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in backward (long contexts)."
@@ -138,7 +149,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"override {item!r} is not key.path=value")
+            raise CriticSetupError(f"override {item!r} is not key.path=value")
         node = data
         *parents, leaf = key.split(".")
         for part in parents:

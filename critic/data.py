@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.types import Message
+from critic.config import CriticSetupError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ NEBIUS_ROLES = {
 }
 
 
-class DataError(ValueError):
+class DataError(CriticSetupError):
     """A data source that cannot be read as critic training data."""
 
 

@@ -29,10 +29,11 @@ from transformers import (
     Qwen2Config,
 )
 
+from critic.config import CriticSetupError
 from critic.serialize import CHATML_TEMPLATE, VALUE_TOKEN
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(CriticSetupError):
     """A folder that is not a usable critic checkpoint."""
 
 

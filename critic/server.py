@@ -37,7 +37,7 @@ from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from critic.config import ServeConfig
+from critic.config import CriticSetupError, ServeConfig
 from critic.scoring import Request, Scorer, ScoreResult
 from critic.serialize import ContextTooLong, SerializeError
 
@@ -266,7 +266,7 @@ def build_scorer(cfg: ServeConfig) -> Scorer:
     from critic.model import load_critic, resolve_device, resolve_dtype
 
     if not cfg.checkpoint:
-        raise ValueError(
+        raise CriticSetupError(
             "serve.checkpoint is empty: pass --checkpoint DIR (a folder written by `critic train`)"
         )
     device = resolve_device(cfg.device)

@@ -6,7 +6,9 @@ One epoch:
 3. optimise MSE(value at marker, target) over the serialized windows (critic.serialize), with
    AdamW, linear warmup then cosine decay, gradient accumulation up to `batch_size` windows,
    clipping, bf16 mixed precision on GPU, optional gradient checkpointing;
-4. evaluate on held-out trajectories (critic.metrics) and print.
+4. evaluate on held-out trajectories (critic.metrics) and print;
+5. every `save_state_every` epochs, write the training state (critic.resume): started again, the
+   same command continues from there.
 
 Runs in one process (CPU or one GPU), or under `torchrun` (WORLD_SIZE > 1). Distributed runs take
 one path on GPUs (nccl) and CPUs (gloo), so CI exercises the code a 70B multi-node run uses:
@@ -42,7 +44,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from critic.config import TrainConfig
+from critic.config import CriticSetupError, TrainConfig
 from critic.data import Episode, load_sources
 from critic.metrics import print_metrics, value_metrics
 from critic.model import (
@@ -53,6 +55,7 @@ from critic.model import (
     resolve_device,
     save_critic,
 )
+from critic.resume import Progress, find_state, load_state, remove_state, save_state
 from critic.serialize import ContextTooLong, Encoded, Serializer
 from critic.targets import monte_carlo_returns, td_lambda_targets
 
@@ -126,7 +129,9 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
     from transformers import AutoConfig, AutoTokenizer
 
     if not cfg.model:
-        raise ValueError("train.model is empty: give a backbone (HF folder or name) or a critic checkpoint")
+        raise CriticSetupError(
+            "train.model is empty: give a backbone (HF folder or name) or a critic checkpoint"
+        )
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     add_value_token(tokenizer)
     # fp32 master weights: HF would load a bf16 checkpoint as bf16, and ranks must agree on dtypes
@@ -308,13 +313,17 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     say = console.print if d.main else (lambda *a, **k: None)
 
+    if not cfg.data:
+        raise CriticSetupError(
+            "train.data is empty: pass --data RUN_DIR or a nebius .parquet/.jsonl (repeatable)"
+        )
     episodes = load_sources(cfg.data, limit=cfg.limit)
     if cfg.eval_data:
         train_eps, eval_eps = episodes, load_sources(cfg.eval_data, limit=cfg.limit)
     else:
         train_eps, eval_eps = split(episodes, cfg.eval_fraction, cfg.seed)
     if not train_eps:
-        raise ValueError(f"no training trajectories in {cfg.data}")
+        raise CriticSetupError(f"no training trajectories in {cfg.data}")
 
     model, tokenizer = load_model(cfg, d)
     serializer = Serializer(tokenizer, max_tokens=cfg.max_context)
@@ -335,9 +344,13 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, int(cfg.warmup_ratio * total_steps), total_steps)
 
-    history: list[dict[str, Any]] = []
-    step, started = 0, time.time()
-    for epoch in range(cfg.epochs):
+    out = Path(cfg.out_dir)
+    progress, found = Progress(), find_state(out)
+    if found:
+        progress = load_state(found, net, opt, sched, cfg)
+        say(f"resuming from {found}: {progress.epochs_done}/{cfg.epochs} epochs done, step {progress.step}")
+    history, step, started = progress.history, progress.step, time.time()
+    for epoch in range(progress.epochs_done, cfg.epochs):
         values = turn_values(net, train_data, pad_id, d, cfg.micro_batch_size, bf16)
         examples = []
         for p, vs in zip(train_data, values, strict=True):
@@ -379,8 +392,9 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
         history.append(metrics)
         if d.main:
             print_metrics(metrics, title=f"epoch {epoch + 1}/{cfg.epochs} (held-out)", console=console)
+        if cfg.save_state_every and (epoch + 1) % cfg.save_state_every == 0 and epoch + 1 < cfg.epochs:
+            save_state(out, net, opt, sched, Progress(epoch + 1, step, history), cfg)
 
-    out = Path(cfg.out_dir)
     dtype = save_dtype(cfg, bf16)
     _save(net, model, tokenizer, out, d, dtype)
     result = {
@@ -394,6 +408,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     }
     if d.main:
         (out / "metrics.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        remove_state(out)  # only now: a kill before this line resumes from the last state
         say(f"saved the critic to {out} (metrics in {out / 'metrics.json'})")
     return result
 

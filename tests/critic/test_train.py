@@ -1,8 +1,10 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from transformers import AutoModelForCausalLM
 from critic.client import LocalCritic
 from critic.config import TrainConfig, load_config
 from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
+from critic.resume import find_state
 from critic.synthetic import toy_conversation, write_synthetic_jsonl
 from critic.train import Dist, _autocast, load_model, train, wrap
 
@@ -27,16 +30,26 @@ def max_diff(a: Path, b: Path) -> float:
     return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
 
 
-def torchrun_train(init: Path, data: Path, eval_data: Path, out: Path, settings: dict) -> None:
-    """`swe-search critic train` on two gloo ranks under torchrun."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    cmd += ["-m", "critic.cli", "critic", "train", "--model", str(init), "--data", str(data)]
+def train_command(init: Path, data: Path, eval_data: Path, out: Path, settings: dict) -> list[str]:
+    """`critic train` as a command line; `settings` become train.* overrides."""
+    cmd = ["-m", "critic.cli", "critic", "train", "--model", str(init), "--data", str(data)]
     cmd += ["--eval-data", str(eval_data), "--out", str(out), "--device", "cpu"]
-    cmd += [f"train.{k}={str(v).lower()}" for k, v in settings.items()]
+    return cmd + [f"train.{k}={str(v).lower()}" for k, v in settings.items()]
+
+
+def quiet_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env.update(OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return env
+
+
+def torchrun_train(init: Path, data: Path, eval_data: Path, out: Path, settings: dict) -> str:
+    """`swe-search critic train` on two gloo ranks under torchrun; returns its output."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd += train_command(init, data, eval_data, out, settings)
+    proc = subprocess.run(cmd, cwd=REPO, env=quiet_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return proc.stdout + proc.stderr
 
 
 def test_yaml_defaults_load_and_overrides_apply():
@@ -178,6 +191,70 @@ def test_bf16_autocast_computes_in_bf16_on_fp32_master_weights(tmp_path):
     pred.float().sum().backward()
     assert seen == [torch.bfloat16]
     assert {p.dtype for p in net.parameters()} == {p.grad.dtype for p in net.parameters()} == {torch.float32}
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_last_state_even_on_two_ranks(tmp_path):
+    """kill -9 once epoch 1's state is written; the same command under torchrun (2 gloo ranks, so
+    the one-process state is resharded on load) ends with the weights of an uninterrupted run."""
+    train_file = write_synthetic_jsonl(tmp_path / "train.jsonl", 60, seed=1)
+    eval_file = write_synthetic_jsonl(tmp_path / "eval.jsonl", 16, seed=100)
+    init = make_tiny_critic(tmp_path / "init")
+    settings = dict(epochs=3, batch_size=8, micro_batch_size=1, lr=1e-3, log_every=1000)
+    out = tmp_path / "run"
+    cmd = [sys.executable, *train_command(init, train_file, eval_file, out, settings)]
+    with (tmp_path / "first.log").open("w") as log:
+        first = subprocess.Popen(cmd, cwd=REPO, env=quiet_env(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while not (out / "state" / "progress.json").is_file():
+            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no training state after 120 s"
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        assert first.wait() == -signal.SIGKILL
+    progress = json.loads((out / "state" / "progress.json").read_text())
+    assert progress["epochs_done"] == 1 and not (out / "model.safetensors").exists()
+
+    changed = subprocess.run(
+        [*cmd, "train.lr=0.002"], cwd=REPO, env=quiet_env(), capture_output=True, text=True, timeout=120
+    )
+    assert changed.returncode == 2 and "another config (differs in: lr)" in changed.stderr
+
+    output = " ".join(torchrun_train(init, train_file, eval_file, out, settings).split())  # rich wraps
+    assert "resuming from" in output and "1/3 epochs done" in output
+    saved = json.loads((out / "metrics.json").read_text())
+    assert [e["epoch"] for e in saved["epochs"]] == [1, 2, 3] and saved["world_size"] == 2
+    assert saved["epochs"][0] == progress["history"][0]  # epoch 1 as the killed run measured it
+    assert not (out / "state").exists()
+
+    reference = tmp_path / "uninterrupted"
+    train(
+        TrainConfig(
+            **{
+                **settings,
+                "model": str(init),
+                "data": [str(train_file)],
+                "eval_data": [str(eval_file)],
+                "out_dir": str(reference),
+                "device": "cpu",
+            }
+        )
+    )
+    assert max_diff(reference, init) > 1e-3
+    assert max_diff(out, reference) < 1e-5
+
+
+def test_a_kill_between_the_renames_of_a_save_leaves_the_previous_state_found(tmp_path):
+    assert find_state(tmp_path) is None
+    (tmp_path / "state.tmp").mkdir()  # half written: never used
+    (tmp_path / "state.tmp" / "progress.json").write_text("{}")
+    assert find_state(tmp_path) is None
+    (tmp_path / "state.old").mkdir()
+    (tmp_path / "state.old" / "progress.json").write_text("{}")
+    assert find_state(tmp_path) == tmp_path / "state.old"
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "progress.json").write_text("{}")
+    assert find_state(tmp_path) == tmp_path / "state"
 
 
 def test_gradient_checkpointing_recomputes_layers_and_still_trains(tmp_path):
