@@ -56,18 +56,29 @@ from critic.model import (
     save_critic,
 )
 from critic.resume import Progress, find_state, load_state, remove_state, save_state
-from critic.serialize import ContextTooLong, Encoded, Serializer
+from critic.serialize import ContextTooLong, Serializer
 from critic.targets import monte_carlo_returns, td_lambda_targets
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Prepared:
-    """An episode with its serialized windows."""
+class Window:
+    """A serialized window (critic.serialize.Encoded), compactly: int32 token ids take 4 bytes a
+    token where a list of Python ints takes ~36, which matters with ~1e9 tokens held on every rank."""
 
-    episode: Episode
-    windows: list[Encoded]
+    ids: torch.Tensor
+    markers: list[int]
+    turns: list[int]
+
+
+@dataclass
+class Prepared:
+    """What training keeps of an episode: its outcome and its windows (not the message text)."""
+
+    instance_id: str
+    resolved: bool
+    windows: list[Window]
 
     @property
     def turns(self) -> int:
@@ -205,20 +216,21 @@ def prepare(episodes: list[Episode], serializer: Serializer) -> list[Prepared]:
             log.warning("skipping %s (%s): %s", ep.instance_id, ep.source, e)
             continue
         if wins:
-            out.append(Prepared(ep, wins))
+            compact = [Window(torch.tensor(w.ids, dtype=torch.int32), w.markers, w.turns) for w in wins]
+            out.append(Prepared(ep.instance_id, ep.resolved, compact))
     return out
 
 
 # -- batched forward ------------------------------------------------------------------------------
 
 
-def _batch(windows: list[Encoded], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+def _batch(windows: list[Window], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
     width = max(len(w.ids) for w in windows)
     ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(windows), width), dtype=torch.long)
     rows, cols = [], []
     for b, w in enumerate(windows):
-        ids[b, : len(w.ids)] = torch.tensor(w.ids)
+        ids[b, : len(w.ids)] = w.ids
         mask[b, : len(w.ids)] = 1
         rows += [b] * len(w.markers)
         cols += w.markers
@@ -276,12 +288,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """critic.metrics on held-out episodes."""
     values = turn_values(net, data, pad_id, d, cfg.micro_batch_size, bf16)
-    outcomes = [p.episode.resolved for p in data]
+    outcomes = [p.resolved for p in data]
     steps = [v for vs in values for v in vs]
     returns = [
         r
         for p, vs in zip(data, values, strict=True)
-        for r in monte_carlo_returns(len(vs), float(p.episode.resolved), cfg.gamma)
+        for r in monte_carlo_returns(len(vs), float(p.resolved), cfg.gamma)
     ]
     return value_metrics([vs[-1] for vs in values], outcomes, steps, returns, cfg.calibration_bins)
 
@@ -354,7 +366,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
         values = turn_values(net, train_data, pad_id, d, cfg.micro_batch_size, bf16)
         examples = []
         for p, vs in zip(train_data, values, strict=True):
-            targets = td_lambda_targets(vs, float(p.episode.resolved), cfg.gamma, cfg.lam)
+            targets = td_lambda_targets(vs, float(p.resolved), cfg.gamma, cfg.lam)
             examples += [(w, [targets[t] for t in w.turns]) for w in p.windows]
         order = torch.randperm(
             len(examples), generator=torch.Generator().manual_seed(cfg.seed + epoch)
