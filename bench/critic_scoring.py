@@ -47,18 +47,7 @@ from critic.synthetic import synthetic_history  # noqa: E402
 def wide_config(vocab_size: int) -> Qwen2Config:
     """Qwen2-0.5B's layer widths with 2 layers: on CPU its time goes to matrix products, as a 7B's
     does on GPU, unlike the tiny model's, which goes to attention and overhead."""
-    return Qwen2Config(
-        vocab_size=vocab_size,
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=2,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        max_position_embeddings=65536,
-        rope_theta=1000000.0,
-        tie_word_embeddings=False,
-        num_labels=1,
-    )
+    return tiny_config(vocab_size, hidden=896, layers=2, heads=14, kv_heads=2, intermediate=4864)
 
 
 def build(size: str, device: torch.device, dtype: torch.dtype) -> Scorer:

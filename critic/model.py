@@ -262,13 +262,18 @@ def make_tiny_tokenizer(
 
 
 def tiny_config(
-    vocab_size: int, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2
+    vocab_size: int,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int = 2,
+    intermediate: int | None = None,
 ) -> Qwen2Config:
-    """A Qwen2-shaped config small enough for CPU tests."""
+    """A Qwen2-shaped config small enough for CPU tests (MLP width 2 x hidden unless given)."""
     return Qwen2Config(
         vocab_size=vocab_size,
         hidden_size=hidden,
-        intermediate_size=2 * hidden,
+        intermediate_size=intermediate or 2 * hidden,
         num_hidden_layers=layers,
         num_attention_heads=heads,
         num_key_value_heads=kv_heads,
