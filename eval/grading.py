@@ -100,7 +100,7 @@ def grade(
     """
     started = time.monotonic()
     try:
-        result = _grade(task, patch or "", run_id, timeout, run_if_empty, client or _default_client())
+        result = _grade(task, patch or "", run_id, timeout, run_if_empty, client)
     except Exception as exc:  # noqa: BLE001 - the per-instance boundary; reported in the grade
         result = _grade_of(task, GradeStatus.INFRA_ERROR, message=f"{type(exc).__name__}: {exc}")
     result.duration = time.monotonic() - started
@@ -113,12 +113,18 @@ def _default_client() -> docker.DockerClient:
 
 
 def _grade(
-    task: Task, patch: str, run_id: str, timeout: float, run_if_empty: bool, client: docker.DockerClient
+    task: Task,
+    patch: str,
+    run_id: str,
+    timeout: float,
+    run_if_empty: bool,
+    client: docker.DockerClient | None,
 ) -> Grade:
     if not patch.strip() and not run_if_empty:
         return _grade_of(
             task, GradeStatus.EMPTY_PATCH, message="the patch is empty", report=_no_patch_report()
         )
+    client = client or _default_client()  # only now: an empty patch needs no Docker at all
     spec = make_test_spec(task.instance)
     image = task.image or spec.image
     try:

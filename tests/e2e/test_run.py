@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import docker
 import pytest
 
 from eval.cli import main
+from tests.helpers.containers import labelled_containers
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -41,10 +41,6 @@ def starts(out: Path) -> dict[str, int]:
     return counts
 
 
-def containers_of(run_id: str) -> list:
-    return docker.from_env().containers.list(all=True, filters={"label": f"swe-search.run_id={run_id}"})
-
-
 @pytest.fixture(scope="module")
 def gold_run(tmp_path_factory, example_tasks) -> Path:
     """One uninterrupted gold run over every example task (shared by several tests)."""
@@ -64,7 +60,7 @@ def test_gold_policy_resolves_every_task(gold_run, example_tasks):
         assert (gold_run / "trajectories" / t.instance_id / "trajectory.json").exists()
         assert json.loads((gold_run / "grades" / f"{t.instance_id}.json").read_text())["runs"][0]["resolved"]
     assert (gold_run / "report.md").exists() and (gold_run / "config.yaml").exists()
-    assert not containers_of("e2e-gold")
+    assert not labelled_containers("e2e-gold")
 
 
 def test_rerun_skips_finished_instances(gold_run, example_tasks, capsys):
@@ -194,7 +190,7 @@ def test_hung_instance_is_stopped_by_the_runner_watchdog(tmp_path, example_tasks
     done = json.loads((out / "instances" / iid / "done.json").read_text())
     # Either layer may stop it: the agent's own deadline (status ok, exit timeout) or the watchdog.
     assert done["exit_status"] == "timeout" and not done["resolved"]
-    assert not containers_of("e2e-hang")
+    assert not labelled_containers("e2e-hang")
 
 
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path, gold_run, example_tasks):
@@ -234,4 +230,4 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path, gold_run, exa
         before = starts_before.get(iid, 0)
         # finished instances are not redone; the others run exactly once after the kill
         assert counts[iid] == (1 if iid in finished_before else before + 1), (iid, counts)
-    assert not containers_of("e2e-kill")
+    assert not labelled_containers("e2e-kill")

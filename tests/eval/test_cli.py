@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval.cli import build_parser, main
+from tests.helpers.containers import labelled_containers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,13 +24,6 @@ def swe_search(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
         text=True,
         timeout=300,
     )
-
-
-def labelled_containers(run_id: str) -> list[str]:
-    import docker
-
-    client = docker.from_env()
-    return client.containers.list(all=True, filters={"label": f"swe-search.run_id={run_id}"})
 
 
 def test_help_explains_every_run_flag():

@@ -13,6 +13,7 @@ from envs.images import build_task_images
 from envs.tasks import load_tasks
 from envs.types import Task
 from eval.grading import Grade, GradeStatus, grade
+from tests.helpers.containers import labelled_containers
 
 TASK_REPO = Path(__file__).resolve().parents[2] / "examples" / "tasks"
 INSTANCE_ID = "swe-search__textkit-2"
@@ -43,10 +44,6 @@ def gold(task: Task) -> str:
     return task.instance["patch"]
 
 
-def leftover_containers(run_id: str) -> list:
-    return docker.from_env().containers.list(all=True, filters={"label": f"swe-search.run_id={run_id}"})
-
-
 def test_empty_patch_needs_no_container():
     result = grade(load_task(INSTANCE_ID), "  \n", run_id=RUN_ID)
     assert result.status is GradeStatus.EMPTY_PATCH
@@ -54,10 +51,10 @@ def test_empty_patch_needs_no_container():
     assert result.report["patch_exists"] is False
 
 
-def test_missing_image_is_an_infra_error():
+def test_missing_image_is_an_infra_error(docker_client):
     task = load_task(INSTANCE_ID)
     task.image = "swe-search/task:no-such-image"
-    result = grade(task, gold(task), run_id=RUN_ID)
+    result = grade(task, gold(task), run_id=RUN_ID, client=docker_client)
     assert result.status is GradeStatus.INFRA_ERROR
     assert "no-such-image" in result.message
 
@@ -74,7 +71,7 @@ def test_gold_patch_resolves_and_leaves_no_container(task):
     result = grade(task, gold(task), run_id=RUN_ID, timeout=60)
     assert result.status is GradeStatus.RESOLVED, result.log
     assert result.resolved
-    assert leftover_containers(RUN_ID) == []
+    assert labelled_containers(RUN_ID) == []
 
 
 @pytest.mark.slow
@@ -133,7 +130,7 @@ def test_eval_past_the_timeout_is_test_timeout(task):
     assert result.status is GradeStatus.TEST_TIMEOUT
     assert "Timeout error: 2 seconds exceeded." in result.log
     assert result.duration < 10
-    assert leftover_containers(f"{RUN_ID}-timeout") == []
+    assert labelled_containers(f"{RUN_ID}-timeout") == []
 
 
 @pytest.mark.slow
