@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,8 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from agent.types import Message
 from critic.protocol import final_turn
+
+log = logging.getLogger(__name__)
 
 
 class CriticUnavailable(ConnectionError):
@@ -29,36 +34,59 @@ def _transient(exc: BaseException) -> bool:
 
 
 class HTTPCritic:
-    """Q(s, a) from `swe-search critic serve` over HTTP.
+    """Q(s, a) from one or more `swe-search critic serve` replicas over HTTP.
 
     With `session` (an id, or True for a fresh random one) the server keeps the KV cache of this
     run's history between steps, so each step costs about its new tokens. Use one session per run
     (`with_session()` gives a copy with a new one); omit it when one client serves many runs.
+
+    Several servers (a list, or URLs joined by commas): a session stays on one of them, chosen by a
+    hash of its id, so that its cache is reused; when that server stops answering the session moves
+    to the next one (its cache is rebuilt there once). Calls without a session rotate over the
+    servers. Every request names its session in an `X-Critic-Session` header too, so that a load
+    balancer in front of the replicas can route by it instead.
     """
 
     def __init__(
-        self, url: str, timeout: float = 120.0, session: str | bool | None = None, retries: int = 3
+        self,
+        url: str | Sequence[str],
+        timeout: float = 120.0,
+        session: str | bool | None = None,
+        retries: int = 3,
     ) -> None:
-        self.url = url.rstrip("/")
+        urls = url.split(",") if isinstance(url, str) else list(url)
+        self.urls = [u.strip().rstrip("/") for u in urls if u.strip()]
+        if not self.urls:
+            raise ValueError("no critic URL given")
         self.timeout = timeout
         self.retries = retries
         self.session = uuid.uuid4().hex if session is True else (session or None)
+        self._at = zlib.crc32(self.session.encode()) % len(self.urls) if self.session else 0
         self._opened = False
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._http = httpx.Client(timeout=timeout)
         self.last: dict[str, Any] = {}
         """The last /v1/score answer: values, prefix_tokens, cached_tokens."""
 
-    def with_session(self, session: str | None = None) -> HTTPCritic:
-        """A client for the same server with its own session (one per agent run)."""
-        return HTTPCritic(self.url, self.timeout, session=session or True, retries=self.retries)
+    @property
+    def url(self) -> str:
+        """The server this client talks to now."""
+        return self.urls[self._at]
 
-    def _down(self) -> CriticUnavailable:
+    def with_session(self, session: str | None = None) -> HTTPCritic:
+        """A client for the same servers with its own session (one per agent run)."""
+        return HTTPCritic(self.urls, self.timeout, session=session or True, retries=self.retries)
+
+    @staticmethod
+    def _down(urls: list[str]) -> CriticUnavailable:
         return CriticUnavailable(
-            f"critic at {self.url} is not answering; start it with "
+            f"critic at {', '.join(urls)} is not answering; start it with "
             "`swe-search critic serve --checkpoint DIR --port PORT` or pass another --critic URL"
         )
 
-    def _call(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, json: Any = None, url: str | None = None) -> dict[str, Any]:
+        base = url or self.url
+        headers = {"X-Critic-Session": self.session} if self.session else None
+
         @retry(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(self.retries),
@@ -66,7 +94,7 @@ class HTTPCritic:
             reraise=True,
         )
         def once() -> httpx.Response:
-            r = self._http.request(method, path, json=json)
+            r = self._http.request(method, base + path, json=json, headers=headers)
             if r.status_code >= 500:
                 r.raise_for_status()
             return r
@@ -74,39 +102,61 @@ class HTTPCritic:
         try:
             r = once()
         except httpx.TransportError as e:
-            raise self._down() from e
+            raise self._down([base]) from e
         except httpx.HTTPStatusError as e:
             raise CriticRequestError(
-                f"critic at {self.url} failed: {e.response.status_code} {e.response.text}"
+                f"critic at {base} failed: {e.response.status_code} {e.response.text}"
             ) from e
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail", r.text)
             except ValueError:
                 detail = r.text
-            raise CriticRequestError(f"critic at {self.url} refused {path} ({r.status_code}): {detail}")
+            raise CriticRequestError(f"critic at {base} refused {path} ({r.status_code}): {detail}")
         return r.json()
 
     def health(self) -> dict[str, Any]:
-        """The server's /health answer; raises CriticUnavailable when it is down (fail fast)."""
-        return self._call("GET", "/health")
+        """/health of the server (of each, under `servers`, when there are several); raises
+        CriticUnavailable naming those that are down (fail fast)."""
+        answers, down = {}, []
+        for url in self.urls:
+            try:
+                answers[url] = self._call("GET", "/health", url=url)
+            except CriticUnavailable:
+                down.append(url)
+        if down:
+            raise self._down(down)
+        return answers[self.url] if len(self.urls) == 1 else {"status": "ok", "servers": answers}
 
     def score(self, history: list[Message], candidates: list[str]) -> list[float]:
-        if self.session and not self._opened:
-            self._call("POST", "/v1/sessions", {"session": self.session})
-            self._opened = True
         body: dict[str, Any] = {"messages": history, "candidates": candidates}
         if self.session:
             body["session"] = self.session
+        else:
+            self._at = (self._at + 1) % len(self.urls)
+        for tried in range(1, len(self.urls) + 1):
+            try:
+                self.last = self._score_here(body)
+                break
+            except CriticUnavailable:
+                if tried == len(self.urls):
+                    raise self._down(self.urls) from None
+                gone, self._at, self._opened = self.url, (self._at + 1) % len(self.urls), False
+                log.warning("critic at %s is not answering; going on with %s", gone, self.url)
+        return [float(v) for v in self.last["values"]]
+
+    def _score_here(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One /v1/score on the current server, opening the session there first if needed."""
+        if self.session and not self._opened:
+            self._call("POST", "/v1/sessions", {"session": self.session})
+            self._opened = True
         try:
-            self.last = self._call("POST", "/v1/score", body)
+            return self._call("POST", "/v1/score", body)
         except CriticRequestError as e:
             if self.session and "unknown session" in str(e):  # the server restarted: open it again
                 self._call("POST", "/v1/sessions", {"session": self.session})
-                self.last = self._call("POST", "/v1/score", body)
-            else:
-                raise
-        return [float(v) for v in self.last["values"]]
+                return self._call("POST", "/v1/score", body)
+            raise
 
     def score_final(self, messages: list[Message]) -> float:
         """Q of the last assistant turn after the history before it (trajectory selection)."""

@@ -193,7 +193,8 @@ def _add_run(sub: Any) -> None:
     g.add_argument(
         "--critic",
         metavar="URL|PATH|tiny",
-        help="critic: http(s) URL of `swe-search critic serve` (checked before the run), a checkpoint folder "
+        help="critic: http(s) URL of `swe-search critic serve` (checked before the run; several replicas: "
+        "URLs joined by commas, a run's session sticks to one), a checkpoint folder "
         "(loaded in-process), 'tiny' (an untrained tiny critic made in the run folder; a demo), "
         "const:V (constant Q; a testing aid) or none",
     )

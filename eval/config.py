@@ -61,7 +61,8 @@ class RunConfig(BaseModel):
     )
     critic: str | None = Field(
         None,
-        description="Critic: an http(s) URL (HTTPCritic), a checkpoint folder (LocalCritic), "
+        description="Critic: an http(s) URL (HTTPCritic; replicas: URLs joined by commas), a checkpoint "
+        "folder (LocalCritic), "
         "'tiny' (make a tiny untrained critic in the run folder) or None (no critic).",
     )
     search: SearchConfig = Field(default_factory=SearchConfig, description="The search strategy.")

@@ -175,10 +175,12 @@ class FlakyProxy:
 
         proxy = self
         self.failures, self.seen = failures, 0
+        self.sessions: list[str | None] = []  # the X-Critic-Session header of each request
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _relay(self) -> None:
                 proxy.seen += 1
+                proxy.sessions.append(self.headers.get("x-critic-session"))
                 if proxy.seen <= proxy.failures:
                     self.send_response(503)
                     self.send_header("content-length", "0")
@@ -221,5 +223,65 @@ def test_client_retries_transient_503_then_succeeds(server):
         with pytest.raises(CriticRequestError, match="503"):
             HTTPCritic(proxy.url, retries=2).score(toy_conversation(1), TOY_CANDIDATES)
         assert proxy.seen == 2  # gave up after its retries, did not hammer the server
+        proxy.failures, proxy.sessions = 0, []
+        HTTPCritic(proxy.url, session="run-7").score(toy_conversation(1), TOY_CANDIDATES)
+        assert proxy.sessions == ["run-7", "run-7"]  # open, score: a balancer can route by it
     finally:
         proxy.close()
+
+
+@pytest.fixture
+def replicas(model, tokenizer):
+    """Two critic servers over the same model, as two GPUs would serve one checkpoint."""
+    scorers = [Scorer(model, tokenizer, max_context=400) for _ in range(2)]
+    threads = [ServerThread(create_app(scorer, ServeConfig())) for scorer in scorers]
+    urls = [thread.start() for thread in threads]
+    yield urls, threads, scorers
+    for thread in threads:
+        thread.stop()
+
+
+def test_sessions_spread_over_replicas_and_stay_on_theirs(replicas):
+    urls, _, scorers = replicas
+    base = HTTPCritic(",".join(urls))
+    assert set(base.health()["servers"]) == set(urls)
+    runs = [base.with_session(f"run-{i}") for i in range(8)]
+    assert {run.url for run in runs} == set(urls)
+    for t in range(3):
+        history = toy_conversation(t)
+        expected = scorers[0].score_naive(history, TOY_CANDIDATES)
+        for run in runs:
+            assert run.score(history, TOY_CANDIDATES) == pytest.approx(expected, abs=1e-4)
+            assert (run.last["cached_tokens"] > 0) == (t > 0)  # the same server at every step
+    for url, scorer in zip(urls, scorers, strict=True):
+        mine = sum(run.url == url for run in runs)
+        assert httpx.get(f"{url}/health").json()["open_sessions"] == mine
+        assert scorer.stats.requests == 3 * mine
+    before = [scorer.stats.requests for scorer in scorers]
+    for _ in range(4):  # no session: the calls take turns
+        base.score(toy_conversation(1), TOY_CANDIDATES)
+    assert [scorer.stats.requests - b for scorer, b in zip(scorers, before, strict=True)] == [2, 2]
+
+
+def test_a_session_moves_to_another_replica_when_its_server_stops(replicas):
+    urls, threads, scorers = replicas
+    run = HTTPCritic(urls, session="moving", timeout=5, retries=1)
+    first = run.url
+    run.score(toy_conversation(1), TOY_CANDIDATES)
+    threads[urls.index(first)].stop()
+    history = toy_conversation(2)
+    values = run.score(history, TOY_CANDIDATES)
+    assert values == pytest.approx(scorers[0].score_naive(history, TOY_CANDIDATES), abs=1e-4)
+    assert run.url != first and run.last["cached_tokens"] == 0  # its cache is rebuilt there, once
+    run.score(toy_conversation(3), TOY_CANDIDATES)
+    assert run.last["cached_tokens"] > 0
+    with pytest.raises(CriticUnavailable, match=f"{first} is not answering"):
+        run.health()
+
+
+def test_all_replicas_down_is_one_clear_error():
+    critic = HTTPCritic("http://127.0.0.1:9, http://127.0.0.1:1", timeout=2, retries=1, session="s")
+    with pytest.raises(CriticUnavailable, match=r"127.0.0.1:9, http://127.0.0.1:1 is not answering"):
+        critic.score(toy_conversation(1), ["a"])
+    with pytest.raises(ValueError, match="no critic URL"):
+        HTTPCritic(" , ")
