@@ -39,6 +39,11 @@ class TrainConfig(BaseModel):
     )
     limit: int | None = Field(None, description="Use at most this many trajectories per source (smoke runs).")
     out_dir: str = Field("runs/critic", description="Where the checkpoint and metrics.json go.")
+    prepared_dir: str | None = Field(
+        None,
+        description="Cache of the serialized trajectories (default out_dir/prepared); point runs on "
+        "the same data at one folder to tokenize once. Shared by all nodes, like out_dir.",
+    )
     max_context: int = Field(
         32768, gt=0, description="Token limit; longer trajectories are cut by the serialize rule."
     )

@@ -27,7 +27,7 @@ from torch import nn
 from critic.config import CriticSetupError, TrainConfig
 
 # Fields that change neither the data nor the arithmetic: a run may resume with other values.
-FREE_FIELDS = {"out_dir", "device", "log_every", "save_state_every"}
+FREE_FIELDS = {"out_dir", "prepared_dir", "device", "log_every", "save_state_every"}
 
 
 class ResumeError(CriticSetupError):

@@ -1,6 +1,7 @@
 """Train the critic: TD(lambda) targets at every agent-turn marker, MSE, AdamW.
 
-One epoch:
+First the trajectories are serialized into windows (critic.prepared: each rank a share, cached on
+disk for later runs on the same data). Then, one epoch:
 1. bootstrap: the current model computes V at every marker of every training trajectory;
 2. targets: `td_lambda_targets(values, resolved, gamma, lam)` per trajectory;
 3. optimise MSE(value at marker, target) over the serialized windows (critic.serialize), with
@@ -45,7 +46,6 @@ import torch.distributed as dist
 from torch import nn
 
 from critic.config import CriticSetupError, TrainConfig
-from critic.data import Episode, load_sources
 from critic.metrics import print_metrics, value_metrics
 from critic.model import (
     MarkerValues,
@@ -55,34 +55,12 @@ from critic.model import (
     resolve_device,
     save_critic,
 )
+from critic.prepared import Prepared, Window, load_prepared
 from critic.resume import Progress, find_state, load_state, remove_state, save_state
-from critic.serialize import ContextTooLong, Serializer
+from critic.serialize import Serializer
 from critic.targets import monte_carlo_returns, td_lambda_targets
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Window:
-    """A serialized window (critic.serialize.Encoded), compactly: int32 token ids take 4 bytes a
-    token where a list of Python ints takes ~36, which matters with ~1e9 tokens held on every rank."""
-
-    ids: torch.Tensor
-    markers: list[int]
-    turns: list[int]
-
-
-@dataclass
-class Prepared:
-    """What training keeps of an episode: its outcome and its windows (not the message text)."""
-
-    instance_id: str
-    resolved: bool
-    windows: list[Window]
-
-    @property
-    def turns(self) -> int:
-        return sum(len(w.turns) for w in self.windows)
 
 
 @dataclass
@@ -198,27 +176,12 @@ def wrap(model: nn.Module, d: Dist, bf16: bool) -> nn.Module:
     return net
 
 
-def split(episodes: list[Episode], fraction: float, seed: int) -> tuple[list[Episode], list[Episode]]:
+def split(items: list[Prepared], fraction: float, seed: int) -> tuple[list[Prepared], list[Prepared]]:
     """Hold out `fraction` of the instance ids (never the same task on both sides)."""
-    ids = sorted({e.instance_id for e in episodes})
+    ids = sorted({e.instance_id for e in items})
     random.Random(seed).shuffle(ids)
     held = set(ids[: math.ceil(fraction * len(ids))]) if fraction > 0 else set()
-    return [e for e in episodes if e.instance_id not in held], [e for e in episodes if e.instance_id in held]
-
-
-def prepare(episodes: list[Episode], serializer: Serializer) -> list[Prepared]:
-    """Serialize each episode into windows; skip those whose issue plus one turn cannot fit."""
-    out = []
-    for ep in episodes:
-        try:
-            wins = serializer.windows(ep.messages)
-        except ContextTooLong as e:
-            log.warning("skipping %s (%s): %s", ep.instance_id, ep.source, e)
-            continue
-        if wins:
-            compact = [Window(torch.tensor(w.ids, dtype=torch.int32), w.markers, w.turns) for w in wins]
-            out.append(Prepared(ep.instance_id, ep.resolved, compact))
-    return out
+    return [e for e in items if e.instance_id not in held], [e for e in items if e.instance_id in held]
 
 
 # -- batched forward ------------------------------------------------------------------------------
@@ -329,17 +292,24 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
         raise CriticSetupError(
             "train.data is empty: pass --data RUN_DIR or a nebius .parquet/.jsonl (repeatable)"
         )
-    episodes = load_sources(cfg.data, limit=cfg.limit)
-    if cfg.eval_data:
-        train_eps, eval_eps = episodes, load_sources(cfg.eval_data, limit=cfg.limit)
-    else:
-        train_eps, eval_eps = split(episodes, cfg.eval_fraction, cfg.seed)
-    if not train_eps:
-        raise CriticSetupError(f"no training trajectories in {cfg.data}")
-
     model, tokenizer = load_model(cfg, d)
     serializer = Serializer(tokenizer, max_tokens=cfg.max_context)
-    train_data, eval_data = prepare(train_eps, serializer), prepare(eval_eps, serializer)
+    cache = Path(cfg.prepared_dir or Path(cfg.out_dir) / "prepared")
+
+    def prepared(sources: list[str]) -> list[Prepared]:
+        items, hit = load_prepared(sources, cfg.limit, serializer, cache, d.rank, d.world)
+        say(f"{'read' if hit else 'serialized'} {len(items)} trajectories of {', '.join(sources)} ({cache})")
+        return items
+
+    train_all = prepared(cfg.data)
+    if cfg.eval_data:
+        eval_all = prepared(cfg.eval_data)
+    else:
+        train_all, eval_all = split(train_all, cfg.eval_fraction, cfg.seed)
+    train_data = [p for p in train_all if p.windows]
+    eval_data = [p for p in eval_all if p.windows]
+    if not train_data:
+        raise CriticSetupError(f"no training trajectories in {cfg.data}")
     pad_id = tokenizer.pad_token_id
     bf16 = uses_bf16(cfg, d)
     net = wrap(model, d, bf16)

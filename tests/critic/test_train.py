@@ -14,8 +14,11 @@ from transformers import AutoModelForCausalLM
 
 from critic.client import LocalCritic
 from critic.config import TrainConfig, load_config
+from critic.data import load_sources
 from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
+from critic.prepared import load_prepared, serialize
 from critic.resume import find_state
+from critic.serialize import Serializer
 from critic.synthetic import toy_conversation, write_synthetic_jsonl
 from critic.train import Dist, _autocast, load_model, train, wrap
 
@@ -108,6 +111,11 @@ def test_torchrun_fsdp_on_cpu_trains_like_one_process(tmp_path):
 
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["world_size"] == 2 and saved["sharding"] == "fsdp"
+    # each rank serialized its share of the trajectories; the weights below show the order held
+    assert (
+        sorted(q.name for q in (out / "prepared").glob("*/part-*"))
+        == ["part-0-of-2.pt"] * 2 + ["part-1-of-2.pt"] * 2
+    )
     assert [e["epoch"] for e in saved["epochs"]] == [1, 2]
     assert all(e["auc"] is not None for e in saved["epochs"])
 
@@ -255,6 +263,32 @@ def test_a_kill_between_the_renames_of_a_save_leaves_the_previous_state_found(tm
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "progress.json").write_text("{}")
     assert find_state(tmp_path) == tmp_path / "state"
+
+
+def as_plain(items: list) -> list:
+    return [
+        (p.instance_id, p.resolved, [(w.ids.tolist(), w.markers, w.turns) for w in p.windows]) for p in items
+    ]
+
+
+def test_serialized_trajectories_are_cached_and_keyed_by_what_they_depend_on(tmp_path, tokenizer):
+    data = write_synthetic_jsonl(tmp_path / "data.jsonl", 12, seed=3)
+    cache, serializer = tmp_path / "cache", Serializer(tokenizer)
+    first, hit = load_prepared([str(data)], None, serializer, cache)
+    assert not hit and len(first) == 12
+    assert as_plain(first) == as_plain(serialize(load_sources([str(data)]), serializer))
+    assert {w.ids.dtype for p in first for w in p.windows} == {torch.int32}
+    (part,) = cache.glob("*/part-0-of-1.pt")
+    written = part.stat().st_mtime_ns
+
+    again, hit = load_prepared([str(data)], None, serializer, cache)
+    assert hit and as_plain(again) == as_plain(first) and part.stat().st_mtime_ns == written
+    assert not load_prepared([str(data)], 5, serializer, cache)[1]  # another limit
+    assert not load_prepared([str(data)], None, Serializer(tokenizer, max_tokens=300), cache)[1]
+    stat = data.stat()
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the source changed
+    assert not load_prepared([str(data)], None, serializer, cache)[1]
+    assert len(list(cache.iterdir())) == 4
 
 
 def test_gradient_checkpointing_recomputes_layers_and_still_trains(tmp_path):
