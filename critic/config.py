@@ -8,11 +8,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from critic.errors import CriticSetupError
+
 DEFAULT_YAML = Path(__file__).resolve().parent.parent / "configs" / "critic.yaml"
-
-
-class CriticSetupError(ValueError):
-    """A config, input or output folder that `critic train|serve` cannot start from (fix the command)."""
 
 
 class TrainConfig(BaseModel):
