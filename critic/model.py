@@ -13,6 +13,7 @@ target. `config.json` records it as `critic_activation: "sigmoid"`, together wit
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from transformers import (
     Qwen2Config,
 )
 
-from critic.config import CriticSetupError
+from critic.errors import CriticSetupError
 from critic.serialize import CHATML_TEMPLATE, VALUE_TOKEN
 
 
@@ -40,6 +41,18 @@ class CheckpointError(CriticSetupError):
 def backbone(model: PreTrainedModel) -> nn.Module:
     """The decoder stack (returns hidden states) inside a `*ForSequenceClassification` model."""
     return getattr(model, model.base_model_prefix)
+
+
+def cache_argument(module: nn.Module) -> str:
+    """The name the backbone's forward takes its KV cache by: `cache` from transformers 5.24 on
+    (where `past_key_values` is deprecated, to go in 5.40), `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache a forward returned, under either name (see `cache_argument`)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
 
 
 def head(model: PreTrainedModel) -> nn.Module:

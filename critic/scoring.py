@@ -32,7 +32,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from agent.types import Message
-from critic.model import backbone, values_from_hidden
+from critic.model import backbone, cache_argument, output_cache, values_from_hidden
 from critic.serialize import Encoded, ScoringInput, Serializer
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
@@ -187,6 +187,7 @@ class Scorer:
         # a CPU is already saturated by one row; padding several only adds work (BENCHMARKS.md)
         self.max_batch_rows = max_batch_rows or (64 if self.device.type == "cuda" else 1)
         self.pad_id = tokenizer.pad_token_id or 0
+        self.cache_argument = cache_argument(backbone(model))
 
     @property
     def max_context(self) -> int:
@@ -325,10 +326,10 @@ class Scorer:
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=DynamicCache(ddp_cache_data=past) if past else DynamicCache(),
             use_cache=True,
+            **{self.cache_argument: DynamicCache(ddp_cache_data=past) if past else DynamicCache()},
         )
-        layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        layers = [(layer.keys, layer.values) for layer in output_cache(out).layers]
         for b, (w, r) in enumerate(zip(batch, rows, strict=True)):
             if r.n_hist:
                 w.kv = _keep_history(layers, b, b_size, w.past, p_max, r.n_hist)

@@ -1,8 +1,10 @@
+import inspect
+
 import pytest
 import torch
 
 from critic.client import LocalCritic
-from critic.model import load_critic
+from critic.model import backbone, cache_argument, load_critic
 from critic.scoring import Request, Scorer
 from critic.serialize import SerializeError
 from critic.synthetic import TOY_CANDIDATES, toy_conversation
@@ -196,3 +198,17 @@ def test_bf16_scoring_tracks_naive_and_fp32(checkpoint, model, tokenizer):
         assert got == pytest.approx(scorer.score_naive(history, TOY_CANDIDATES), abs=BF16_ATOL)
         assert got == pytest.approx(exact, abs=BF16_ATOL)
         assert max(exact) - min(exact) > 3 * BF16_ATOL  # the tolerance is well below the spread
+
+
+def test_the_kv_cache_goes_by_the_name_the_backbone_takes(model):
+    """transformers 5.24 renamed `past_key_values` to `cache`; both spellings of forward are met."""
+
+    class OldBackbone(torch.nn.Module):
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None): ...
+
+    class NewBackbone(torch.nn.Module):
+        def forward(self, input_ids=None, cache=None, use_cache=None, **kwargs): ...
+
+    assert cache_argument(OldBackbone()) == "past_key_values"
+    assert cache_argument(NewBackbone()) == "cache"
+    assert cache_argument(backbone(model)) in inspect.signature(backbone(model).forward).parameters
