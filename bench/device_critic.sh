@@ -14,5 +14,5 @@ python3 -c 'import torch, transformers; print("torch", torch.__version__, "trans
   | tee -a "$out/gpu.txt"
 # The budget is 15 device minutes for a whole task: the bench takes a few; timeout leaves room to rerun.
 PYTHONUNBUFFERED=1 timeout "${BENCH_TIMEOUT:-480}" python3 bench/critic_scoring.py \
-  --size 7b --device cuda --dtype bfloat16 --repeats 3 --runs 8 \
+  --size 7b --device cuda --dtype bfloat16 \
   --out "$out/critic_scoring_7b.md" "$@" 2>&1 | tee "$out/critic_scoring_7b.log"

@@ -95,7 +95,7 @@ def _setup_errors_reported(command: str, run: Callable[[], None]) -> int:
     """Run; a config, input or output folder the command cannot start from is one line, exit 2."""
     from pydantic import ValidationError
 
-    from critic.config import CriticSetupError
+    from critic.errors import CriticSetupError
 
     try:
         run()

@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.types import Message
-from critic.config import CriticSetupError
+from critic.errors import CriticSetupError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from critic.config import CriticSetupError, TrainConfig
+from critic.config import TrainConfig
+from critic.errors import CriticSetupError
 
 # Fields that change neither the data nor the arithmetic: a run may resume with other values.
 FREE_FIELDS = {"out_dir", "prepared_dir", "device", "log_every", "save_state_every"}

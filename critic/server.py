@@ -37,7 +37,8 @@ from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from critic.config import CriticSetupError, ServeConfig
+from critic.config import ServeConfig
+from critic.errors import CriticSetupError
 from critic.scoring import Request, Scorer, ScoreResult
 from critic.serialize import ContextTooLong, SerializeError
 

@@ -45,7 +45,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from critic.config import CriticSetupError, TrainConfig
+from critic.config import TrainConfig
+from critic.errors import CriticSetupError
 from critic.metrics import print_metrics, value_metrics
 from critic.model import (
     MarkerValues,
