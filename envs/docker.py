@@ -31,6 +31,7 @@ import docker
 import docker.errors
 
 from envs.engine import ensure_docker
+from envs.settings import ContainerSettings
 from envs.types import ContainerDied, EnvError, ImageNotFound, Observation, Task
 
 logger = logging.getLogger(__name__)
@@ -104,17 +105,15 @@ class DockerEnv:
         run_id: str = "adhoc",
         client: docker.DockerClient | None = None,
         timeout: float = 180.0,
-        mem_limit: str = "4g",
-        cpus: float = 2.0,
-        pids_limit: int = 2048,
-        network: bool = False,
+        container: ContainerSettings | None = None,
         output_limit: int = 1_000_000,
         env: dict[str, str] | None = None,
     ):
         """Start the task's container and its shell.
 
         `timeout` is the default per-command timeout in seconds; `output_limit` caps the bytes
-        of output kept per command (head and tail); `network=False` means `network_mode="none"`.
+        of output kept per command (head and tail); `container` holds the limits and security
+        options (default: `ContainerSettings()`, offline).
         """
         self.task = task
         self.run_id = run_id
@@ -128,7 +127,7 @@ class DockerEnv:
         _install_signal_handlers()
         try:
             t0 = time.perf_counter()
-            self.container = self._create_container(mem_limit, cpus, pids_limit, network)
+            self.container = self._create_container(container or ContainerSettings())
             # removes the container when close() is called, when this object is collected, or at exit
             self._finalizer = weakref.finalize(self, _remove_container, self.client, self.container.id)
             self.container.start()
@@ -238,7 +237,7 @@ class DockerEnv:
 
     # ---- helpers ---------------------------------------------------------------------------------
 
-    def _create_container(self, mem_limit: str, cpus: float, pids_limit: int, network: bool) -> Any:
+    def _create_container(self, settings: ContainerSettings) -> Any:
         image = self.task.image
         try:
             self.client.images.get(image)
@@ -257,13 +256,7 @@ class DockerEnv:
             },
             working_dir=self.task.workdir,
             init=True,  # reaps zombies left by the agent's commands
-            network_mode=None if network else "none",
-            mem_limit=mem_limit,
-            memswap_limit=mem_limit,
-            nano_cpus=int(min(cpus, os.cpu_count() or 1) * 1e9),
-            pids_limit=pids_limit,
-            privileged=False,
-            security_opt=["no-new-privileges"],
+            **settings.docker_kwargs(),
         )
 
     def _head_commit(self) -> str:

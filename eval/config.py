@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.config import AgentConfig
+from envs.settings import ContainerSettings
 from search.config import SearchConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -24,16 +25,6 @@ DEFAULT_RUN_YAML = CONFIG_DIR / "run.yaml"
 
 class RunConfigError(ValueError):
     """The run configuration is malformed: a bad YAML file, override or value."""
-
-
-class ContainerConfig(BaseModel):
-    """Resources of each task container (passed to envs.docker.DockerEnv)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mem_limit: str = Field("4g", description="Memory limit of each container (docker syntax, e.g. 4g).")
-    cpus: float = Field(2.0, gt=0, description="CPU quota of each container (docker --cpus).")
-    network: bool = Field(False, description="Give containers network access (off: network_mode=none).")
 
 
 class RunConfig(BaseModel):
@@ -79,7 +70,10 @@ class RunConfig(BaseModel):
     grade_timeout: float = Field(1800.0, gt=0, description="Seconds the tests of one grading may take.")
     build_images: bool = Field(True, description="Build missing task images before the run starts.")
     retry_errors: bool = Field(False, description="On resume, also redo instances that ended in an error.")
-    container: ContainerConfig = Field(default_factory=ContainerConfig, description="Container resources.")
+    container: ContainerSettings = Field(
+        default_factory=ContainerSettings,
+        description="Limits and security options of every task container (the agent's and grading's).",
+    )
 
     @field_validator("shard")
     @classmethod

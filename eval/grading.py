@@ -6,7 +6,9 @@ instance's eval script (which applies the test patch and runs the tests between 
 output markers), parse the log with the instance's swebench log parser and decide with
 ``get_eval_report``. Unlike ``run_instance`` it removes the container with a force kill,
 first checks that the task's test patch applies to its base commit (so a broken task is an
-``infra_error``, not the model's ``patch_failed``), and writes nothing to disk.
+``infra_error``, not the model's ``patch_failed``), runs offline under the same limits and
+security options as the agent's container (``envs.settings.ContainerSettings``), and writes
+nothing to disk.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from swebench.harness.grading import get_eval_report
 from swebench.harness.run_evaluation import GIT_APPLY_CMDS
 from swebench.harness.utils import make_test_spec
 
+from envs.settings import ContainerSettings
 from envs.types import ImageNotFound, Task
 
 DEFAULT_TIMEOUT = 1800.0
@@ -91,16 +94,19 @@ def grade(
     *,
     run_if_empty: bool = False,
     client: docker.DockerClient | None = None,
+    container: ContainerSettings | None = None,
 ) -> Grade:
     """Grade ``patch`` for ``task`` in a fresh container from the task's image.
 
     An empty patch is ``empty_patch`` without starting a container, unless
-    ``run_if_empty`` asks to run the tests on the untouched base commit. Any error
+    ``run_if_empty`` asks to run the tests on the untouched base commit. The container
+    gets ``container``'s limits (default ``ContainerSettings()``), always offline. Any error
     is turned into an ``infra_error`` grade here, so a batch never stops on one task.
     """
     started = time.monotonic()
+    settings = (container or ContainerSettings()).offline()
     try:
-        result = _grade(task, patch or "", run_id, timeout, run_if_empty, client)
+        result = _grade(task, patch or "", run_id, timeout, run_if_empty, client, settings)
     except Exception as exc:  # noqa: BLE001 - the per-instance boundary; reported in the grade
         result = _grade_of(task, GradeStatus.INFRA_ERROR, message=f"{type(exc).__name__}: {exc}")
     result.duration = time.monotonic() - started
@@ -119,6 +125,7 @@ def _grade(
     timeout: float,
     run_if_empty: bool,
     client: docker.DockerClient | None,
+    settings: ContainerSettings,
 ) -> Grade:
     if not patch.strip() and not run_if_empty:
         return _grade_of(
@@ -134,7 +141,7 @@ def _grade(
             f"image {image} is not built; build it with `swe-search images build` first"
         ) from None
 
-    with _GradingContainer(client, image, task, run_id) as container:
+    with _GradingContainer(client, image, task, run_id, settings) as container:
         _put_files(
             container,
             {
@@ -256,10 +263,13 @@ def _prepare_script(task: Task, has_patch: bool) -> str:
 
 
 class _GradingContainer:
-    """A started, labelled, offline container, force-removed on exit (no 10 s stop grace)."""
+    """A started, labelled, limited container, force-removed on exit (no 10 s stop grace)."""
 
-    def __init__(self, client: docker.DockerClient, image: str, task: Task, run_id: str) -> None:
+    def __init__(
+        self, client: docker.DockerClient, image: str, task: Task, run_id: str, settings: ContainerSettings
+    ) -> None:
         self._client, self._image, self._task, self._run_id = client, image, task, run_id
+        self._settings = settings
         self._container: Container | None = None
 
     def __enter__(self) -> Container:
@@ -269,13 +279,14 @@ class _GradingContainer:
             command=["tail", "-f", "/dev/null"],
             name=f"{name}.{uuid.uuid4().hex[:8]}",
             detach=True,
-            network_mode="none",
+            init=True,  # reaps what a patch's processes leave behind, so zombies do not hold pids
             working_dir=self._task.workdir,
             labels={
                 "swe-search": "1",
                 "swe-search.run_id": self._run_id,
                 "swe-search.instance_id": self._task.instance_id,
             },
+            **self._settings.docker_kwargs(),
         )
         return self._container
 

@@ -51,6 +51,7 @@ from critic.protocol import Critic
 from envs.docker import DockerEnv, cleanup
 from envs.engine import ensure_docker
 from envs.images import build_task_images
+from envs.settings import ContainerSettings
 from envs.tasks import load_tasks
 from envs.types import Env, Task
 from eval.config import RunConfig, parse_shard
@@ -670,13 +671,18 @@ def make_critic(spec: str | None, out: Path) -> Critic | None:
 
 
 def _grade_runs(
-    task: Task, runs: list[tuple[RunRecord, str]], out: Path, run_id: str, timeout: float
+    task: Task,
+    runs: list[tuple[RunRecord, str]],
+    out: Path,
+    run_id: str,
+    timeout: float,
+    container: ContainerSettings | None = None,
 ) -> tuple[list[dict[str, Any]], float]:
     """Grade every run's patch; fill in the records; return the grade entries and the time it took."""
     t0 = time.monotonic()
     entries = []
     for rec, patch in runs:
-        g = grade(task, patch, run_id=run_id, timeout=timeout)
+        g = grade(task, patch, run_id=run_id, timeout=timeout, container=container)
         rec.grade_status, rec.resolved = str(getattr(g.status, "value", g.status)), bool(g.resolved)
         log_path = out / "grades" / "logs" / task.instance_id / f"run-{rec.index}.log"
         write_atomic(log_path, g.log or "")
@@ -760,7 +766,7 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
         def make_env(t: Task, index: int) -> Env:
             if runner.stopping.is_set():
                 raise Interrupted(t.instance_id)
-            env = DockerEnv(t, run_id=runner.run_id, **cfg.container.model_dump())
+            env = DockerEnv(t, run_id=runner.run_id, container=cfg.container)
             return inst.track(env)
 
         def run_solve() -> SolveResult:
@@ -789,18 +795,20 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
         if timed_out and rec.exit_status in (None, "env_error", "error"):
             rec.exit_status = "timeout"
         to_grade.append((rec, outcome.patch if traj is None else traj.patch))
-    entries, grading = _grade_runs(task, to_grade, out, runner.run_id, cfg.grade_timeout)
+    entries, grading = _grade_runs(task, to_grade, out, runner.run_id, cfg.grade_timeout, cfg.container)
     _write_grades(out, task.instance_id, result.chosen, entries, per_run=cfg.search.uses_select)
     runs = [rec for rec, _ in to_grade]
     status = "timeout" if timed_out else "ok"
     return _instance_record(task, status, runs, result.chosen, result.patch, started, grading)
 
 
-def grade_prediction(task: Task, runner: Runner, patch: str, timeout: float) -> InstanceRecord:
-    """One instance of `swe-search eval`: grade a given patch."""
+def grade_prediction(
+    task: Task, runner: Runner, patch: str, timeout: float, container: ContainerSettings | None = None
+) -> InstanceRecord:
+    """One instance of `swe-search eval`: grade a given patch (under `container`'s limits)."""
     started = time.time()
     rec = RunRecord(index=0, patch_empty=not patch.strip())
-    entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout)
+    entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout, container)
     _write_grades(runner.out, task.instance_id, 0, entries)
     return _instance_record(task, "ok", [rec], 0, patch, started, grading)
 
@@ -937,8 +945,12 @@ def evaluate(
     build: bool = True,
     console: Console | None = None,
     progress: bool = True,
+    container: ContainerSettings | None = None,
 ) -> bool:
-    """`swe-search eval`: grade a predictions file; the run folder gets grades, records and preds."""
+    """`swe-search eval`: grade a predictions file; the run folder gets grades, records and preds.
+
+    Each grading runs under `container`'s limits (default: `ContainerSettings()`).
+    """
     console = console or Console(stderr=True)
     preds = read_preds(preds_path)
     tasks = [t for t in tasks if t.instance_id in preds]
@@ -957,7 +969,8 @@ def evaluate(
     runner = Runner(out, rid, workers, model_name, console=console, progress=progress)
 
     def work(task: Task, r: Runner) -> InstanceRecord:
-        return grade_prediction(task, r, preds[task.instance_id].get("model_patch") or "", timeout)
+        patch = preds[task.instance_id].get("model_patch") or ""
+        return grade_prediction(task, r, patch, timeout, container)
 
     try:
         return runner.run(tasks, work)

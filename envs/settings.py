@@ -1,0 +1,79 @@
+"""ContainerSettings: the resources and isolation of every task container, in one place.
+
+The agent's container (`envs.docker.DockerEnv`) and the grading container (`eval.grading.grade`)
+both run code a model wrote, so both take these settings; the run config exposes them as
+`container.*` (e.g. `container.mem_limit=8g container.pids_limit=4096`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmg]?)b?", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MIN_MEMORY = 6 << 20  # docker refuses a smaller memory limit
+
+
+def parse_size(text: str) -> int:
+    """Docker's size syntax ('512m', '4g', '1.5g', '1048576') in bytes; ValueError if malformed."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(
+            f"{text!r} is not a size; write a number with an optional unit b, k, m or g, e.g. 4g"
+        )
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+class ContainerSettings(BaseModel):
+    """Limits and security options of a task container (the agent's and grading's alike)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mem_limit: str = Field(
+        "4g",
+        description="Memory limit (docker syntax, e.g. 4g or 512m); swap is off, so this is all it gets.",
+    )
+    cpus: float = Field(2.0, gt=0, description="CPU quota (docker --cpus), capped at the host's cores.")
+    pids_limit: int = Field(
+        2048, ge=32, description="Most processes and threads at once (docker --pids-limit); stops fork bombs."
+    )
+    network: bool = Field(
+        False,
+        description="Give the agent's container network access (off: network_mode=none). Grading is always offline.",
+    )
+    security_opt: list[str] = Field(
+        default_factory=lambda: ["no-new-privileges"],
+        description="docker --security-opt values; no-new-privileges stops setuid binaries gaining privileges.",
+    )
+    cap_drop: list[str] = Field(
+        default_factory=lambda: ["AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP"],
+        description="Linux capabilities to drop (docker --cap-drop); the defaults are never needed by tests.",
+    )
+
+    @field_validator("mem_limit")
+    @classmethod
+    def _check_mem_limit(cls, value: str) -> str:
+        if parse_size(value) < MIN_MEMORY:
+            raise ValueError(f"{value!r} is below docker's minimum of 6m")
+        return value
+
+    def docker_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for docker-py's `containers.create`/`run` that apply these settings."""
+        return {
+            "network_mode": None if self.network else "none",
+            "mem_limit": self.mem_limit,
+            "memswap_limit": self.mem_limit,  # the same as mem_limit: no swap on top
+            "nano_cpus": int(min(self.cpus, os.cpu_count() or 1) * 1e9),
+            "pids_limit": self.pids_limit,
+            "privileged": False,
+            "security_opt": list(self.security_opt),
+            "cap_drop": list(self.cap_drop) or None,
+        }
+
+    def offline(self) -> ContainerSettings:
+        """The same settings without network access (what grading uses)."""
+        return self.model_copy(update={"network": False})
