@@ -144,14 +144,30 @@ def _file_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
             rows = pq.read_table(path).to_pylist()
         elif path.suffix == ".jsonl":
-            lines = path.read_text().splitlines()
-            rows = [json.loads(line) for line in lines if line.strip()]
+            return [(f"{path} line {number}", row) for number, row in read_jsonl(path)]
         else:
             data = json.loads(path.read_text())
             rows = data if isinstance(data, list) else [data]
     except (OSError, ValueError) as e:
         raise TaskSourceError(f"could not read {path}: {e}") from e
     return [(f"{path} row {i}", row) for i, row in enumerate(rows)]
+
+
+def read_jsonl(path: Path) -> list[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a JSON Lines file; numbers are 1-based.
+
+    Lines end only at "\\n" (not at every character `str.splitlines` breaks on, such as a raw
+    U+2028 inside a string), so the numbers are the file's. A bad line raises ValueError naming it.
+    """
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"line {number}: not valid JSON ({e.msg} at column {e.colno})") from None
+    return rows
 
 
 def _hub_rows(name: str, split: str) -> list[tuple[str, dict[str, Any]]]:

@@ -52,7 +52,7 @@ from envs.docker import DockerEnv, cleanup
 from envs.engine import ensure_docker
 from envs.images import build_task_images
 from envs.settings import ContainerSettings
-from envs.tasks import load_tasks
+from envs.tasks import load_tasks, read_jsonl
 from envs.types import Env, Task
 from eval.config import RunConfig, parse_shard
 from eval.grading import grade
@@ -167,16 +167,24 @@ def write_preds(out: Path, records: dict[str, InstanceRecord], model_name: str) 
 
 def read_preds(path: Path) -> dict[str, dict[str, Any]]:
     """A swebench predictions file (.jsonl, or a .json list/mapping) keyed by instance id."""
-    text = Path(path).read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-        rows = list(data.values()) if isinstance(data, dict) else data
-    else:
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    path = Path(path)
+    try:
+        if path.suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            listed = list(data.values()) if isinstance(data, dict) else data
+            rows = [(f"{path} row {i}", row) for i, row in enumerate(listed)]
+        else:
+            rows = [(f"{path} line {number}", row) for number, row in read_jsonl(path)]
+    except json.JSONDecodeError as e:
+        raise RunnerError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except ValueError as e:  # read_jsonl's, naming the line
+        raise RunnerError(f"{path}: {e}") from None
     preds = {}
-    for row in rows:
+    for where, row in rows:
+        if not isinstance(row, dict):
+            raise RunnerError(f"{where}: a prediction must be a JSON object, not {type(row).__name__}")
         if "instance_id" not in row:
-            raise RunnerError(f"{path}: a prediction has no instance_id: {str(row)[:200]}")
+            raise RunnerError(f"{where}: a prediction has no instance_id: {str(row)[:200]}")
         preds[row["instance_id"]] = row
     return preds
 

@@ -105,7 +105,7 @@ def test_malformed_row_names_the_missing_field(tmp_path: Path) -> None:
     with pytest.raises(TaskSourceError, match="x__y-1.*'problem_statement'"):
         load_tasks(path)
     path.write_text(json.dumps({"problem_statement": "p"}) + "\n")
-    with pytest.raises(TaskSourceError, match="row 0.*'instance_id'"):
+    with pytest.raises(TaskSourceError, match="line 1.*'instance_id'"):
         load_tasks(path)
     path.write_text("{not json\n")
     with pytest.raises(TaskSourceError, match="could not read"):
@@ -124,3 +124,14 @@ def test_task_repo_with_a_broken_task_raises(tmp_path: Path, make_task_repo: Cal
     (root / "tasks" / "envs-test__tiny-1" / "tests.json").unlink()
     with pytest.raises(TaskSourceError, match="envs-test__tiny-1.*malformed"):
         load_tasks(root)
+
+
+def test_malformed_jsonl_names_the_line_of_the_file(tmp_path: Path) -> None:
+    good = json.dumps({"instance_id": "a__b-1", "problem_statement": "p \u2028 q"}, ensure_ascii=False)
+    path = tmp_path / "bad.jsonl"
+    path.write_text(f"{good}\n\n{good}\n{{not json\n{good}\n")
+    with pytest.raises(TaskSourceError, match=r"bad\.jsonl: line 4: not valid JSON"):
+        load_tasks(path)
+    path.write_text(f"{good}\n\n{json.dumps({'problem_statement': 'p'})}\n")
+    with pytest.raises(TaskSourceError, match=r"bad\.jsonl line 3: .*'instance_id'"):
+        load_tasks(path)
