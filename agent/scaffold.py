@@ -152,14 +152,22 @@ class ShellState:
     current_file: str | None = None
 
 
-def truncate(text: str, limit: int) -> str:
-    """Cut the middle of `text` to `limit` characters, saying how much was cut and what to do."""
+def truncate(text: str, limit: int, printed: int | None = None) -> str:
+    """Cut the middle of `text` to `limit` characters, saying how much was cut and what to do.
+
+    `printed` is what the command printed in all, in bytes, when the env knows it: the env may
+    have cut the output already, so the note then counts from that, not from `text`.
+    """
     if len(text) <= limit:
         return text
     head, tail = text[: limit // 2], text[-(limit // 2) :]
-    cut = len(text) - len(head) - len(tail)
+    if printed is None:
+        cut, size = f"{len(text) - len(head) - len(tail)} characters", f"{len(text)}"
+    else:
+        shown = len(head.encode()) + len(tail.encode())
+        cut, size = f"{max(printed - shown, 0)} bytes", f"{printed} bytes"
     note = (
-        f"\n\n[... {cut} characters cut from the middle of this output ({len(text)} in all). "
+        f"\n\n[... {cut} cut from the middle of this output ({size} in all). "
         "Narrow the command, e.g. with grep, head, tail, or open FILE LINE ...]\n\n"
     )
     return head + note + tail
@@ -172,7 +180,7 @@ def observation_message(
     text = obs.output.rstrip("\n")
     if not text.strip():
         text = "(the command ran and printed nothing)"
-    text = truncate(text, config.observation_chars)
+    text = truncate(text, config.observation_chars, obs.output_bytes)
     if obs.timed_out:
         limit = f" after {timeout:g} seconds" if timeout else ""
         text += (

@@ -359,14 +359,14 @@ class _Shell:
         try:
             out = self._read_until(token, start + timeout, limit, start)
             self.cwd = out.cwd or self.cwd
-            return Observation(out.text, out.status, False, time.monotonic() - start)
+            return Observation(out.text, out.status, False, time.monotonic() - start, out.produced)
         except _Timeout as t:
             partial = t.output
         self.interrupt()
         try:  # the shell answers once the command's processes are gone
             out = self._read_until(token, time.monotonic() + 2, limit, start, partial)
             self.cwd = out.cwd or self.cwd
-            return Observation(out.text, TIMEOUT_EXIT_CODE, True, time.monotonic() - start)
+            return Observation(out.text, TIMEOUT_EXIT_CODE, True, time.monotonic() - start, out.produced)
         except _Timeout as t:  # a shell builtin looping forever: only killing the shell stops it
             self._exec('kill -KILL "$1"')
             why = "the command ignored its timeout, so the shell was killed"
@@ -469,6 +469,11 @@ class _Output:
                 del self.tail[:cut]
 
     @property
+    def produced(self) -> int:
+        """Bytes the command printed in all, kept or not."""
+        return len(self.head) + self.dropped + len(self.tail)
+
+    @property
     def text(self) -> str:
         tail = self.tail[-self.half :] if self.dropped else self.tail
         dropped = self.dropped + len(self.tail) - len(tail)
@@ -510,11 +515,19 @@ def decode(data: bytes) -> str:
     """Bytes to safe text: invalid UTF-8 replaced, NULs dropped, carriage returns resolved.
 
     A line rewritten with `\\r` (progress bars) keeps only what a terminal would show last.
+    Terminal escape sequences (colours, titles) are dropped and every other control character
+    but newline and tab becomes U+FFFD, so binary output reaches the model as plain text.
     """
     text = data.decode("utf-8", errors="replace").replace("\x00", "").replace("\r\n", "\n")
     if "\r" in text:
         text = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
-    return text
+    return _CONTROL.sub("\ufffd", _ESCAPE.sub("", text))
+
+
+# ANSI CSI sequences (ESC [ ... final byte) and OSC sequences (ESC ] ... BEL or ESC \\)
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+# C0 controls but tab and newline, DEL and the C1 controls
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _quote(text: str) -> str:

@@ -14,6 +14,8 @@ class Observation:
     exit_code: int
     timed_out: bool = False
     duration: float = 0.0
+    # bytes the command printed in all, before `output` was cut to the env's limit; None: unknown
+    output_bytes: int | None = None
 
 
 @dataclass
