@@ -12,6 +12,7 @@ the env is garbage-collected, at exit and on SIGTERM; `cleanup()` removes what a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -83,6 +84,32 @@ for pid in $tree; do
   kill -KILL "$pid" 2>/dev/null
 done
 true
+"""
+# Kills every process the agent left running (background jobs, orphans, a fork bomb), sparing PID 1
+# (docker-init), its first child (the entrypoint), the shell and other `docker exec` sessions (parent 0).
+# Run inside the shell with builtins only: a fork bomb at the pids limit leaves no room for a new
+# process, not even a `docker exec`. Passes repeat until one finds nothing left to kill.
+STOP_LEFTOVERS = r"""
+__swe_stop() {
+  local stat line pid rest state parent entry=0 pass found
+  for stat in /proc/[0-9]*/stat; do
+    read -r line < "$stat" 2>/dev/null || continue
+    pid=${line%% *}; rest=${line##*) }; rest=${rest#* }; parent=${rest%% *}
+    if [ "$parent" = 1 ] && { [ $entry = 0 ] || [ "$pid" -lt $entry ]; }; then entry=$pid; fi
+  done
+  for pass in {1..100}; do
+    found=0
+    for stat in /proc/[0-9]*/stat; do
+      read -r line < "$stat" 2>/dev/null || continue
+      pid=${line%% *}; rest=${line##*) }; state=${rest%% *}; rest=${rest#* }; parent=${rest%% *}
+      case $pid in 1|$$|$entry) continue ;; esac
+      [ "$parent" = 0 ] || [ "$state" = Z ] || [ "$state" = X ] && continue
+      kill -KILL "$pid" 2>/dev/null && found=1
+    done
+    [ $found = 0 ] && break
+  done
+}
+__swe_stop; unset -f __swe_stop; jobs >/dev/null 2>&1; true
 """
 # The patch of every change against $1, built in a throwaway index so the agent's index stays as is.
 DIFF_SCRIPT = r"""
@@ -188,7 +215,12 @@ class DockerEnv:
             raise EnvError(f"could not write {full} in the container")
 
     def diff(self) -> str:
-        """The patch (`git apply`-able, binary-safe) of every change against the base commit."""
+        """The patch (`git apply`-able, binary-safe) of every change against the base commit.
+
+        First kills what the agent left running: a process storm at the pids limit would make
+        `git diff` fail to start and lose the patch.
+        """
+        self._stop_leftovers()
         code, (out, err) = self.container.exec_run(
             ["bash", "-c", DIFF_SCRIPT, "diff", self.base_commit],
             workdir=self.task.workdir,
@@ -258,6 +290,13 @@ class DockerEnv:
             init=True,  # reaps zombies left by the agent's commands
             **settings.docker_kwargs(),
         )
+
+    def _stop_leftovers(self) -> None:
+        if self._shell is None:
+            return
+        # a shell gone with the rest is no loss: git diff runs in its own `docker exec`
+        with contextlib.suppress(_ShellGone, OSError):
+            self._shell.run(STOP_LEFTOVERS, 60, 10_000)
 
     def _head_commit(self) -> str:
         obs = self.execute("git -c safe.directory='*' rev-parse HEAD 2>/dev/null", timeout=30)
