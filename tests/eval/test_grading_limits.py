@@ -7,6 +7,7 @@ it got, and the cgroup limits it saw, on one line of the test log.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from agent.policies import ScriptedPolicy
 from envs.settings import ContainerSettings, parse_size
 from envs.types import Task
-from eval.runner import evaluate
+from eval.config import RunConfig
+from eval.runner import Batch, evaluate, run_batch
 from tests.helpers.containers import labelled_containers
 
 LIMITS = ContainerSettings(mem_limit="192m", cpus=1.0, pids_limit=64)
@@ -117,4 +120,32 @@ def test_fork_bomb_and_memory_hog_in_a_graded_patch_stay_inside_its_limits(
     assert seen["hog_signal"] == "9" and int(seen["hog_mb"]) < HOG_MB  # OOM-killed at the limit
     # the batch went on: the next grading, under the same limits, resolves
     assert json.loads((out / "grades" / f"{fine.instance_id}.json").read_text())["status"] == "resolved"
+    assert labelled_containers(run_id) == []
+
+
+@pytest.mark.slow
+def test_run_grades_under_the_run_configs_container_settings(
+    example_task_images: list[Task], tmp_path: Path
+) -> None:
+    """`swe-search run`: the agent writes the same conftest.py; grading gets `container.*` from the config."""
+    (task,) = [t for t in example_task_images if t.instance_id == "swe-search__textkit-2"]
+    write = f"echo {base64.b64encode(CONFTEST.encode()).decode()} | base64 -d > conftest.py"
+    replies = [f"Add a conftest.\n```bash\n{write}\n```", "Done.\n```bash\nsubmit\n```"]
+    run_id = f"test-grading-limits-run-{tmp_path.name}"
+    overrides = [
+        f"container.{k}={v}" for k, v in LIMITS.model_dump(include={"mem_limit", "pids_limit"}).items()
+    ]
+    config = RunConfig.load(
+        flags={"out": str(tmp_path / "run"), "run_id": run_id, "grade_timeout": 90, "build_images": False},
+        overrides=overrides,
+    )
+    batch = Batch(config, tmp_path / "run", run_id, [task], lambda t: ScriptedPolicy(replies), None)
+
+    assert run_batch(batch, Console(quiet=True), progress=False)
+
+    grade = json.loads((tmp_path / "run" / "grades" / f"{task.instance_id}.json").read_text())
+    assert "conftest.py" in grade["model_patch"] and grade["status"] in ("unresolved", "test_timeout")
+    seen = probe((tmp_path / "run" / "grades" / "logs" / task.instance_id / "run-0.log").read_text())
+    assert seen["pids_max"] == str(LIMITS.pids_limit) and int(seen["forked"]) < LIMITS.pids_limit
+    assert int(seen["mem_limit"]) == parse_size(LIMITS.mem_limit) and seen["hog_signal"] == "9"
     assert labelled_containers(run_id) == []
