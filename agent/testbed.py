@@ -41,7 +41,12 @@ Base Pass@1. When the example fails on every decoy and passes on gold, one run r
 probability r (1 - q^m) / (1 - q), q = (1 - r) v (1 - s), for the tempered r = p_right, v = p_verify,
 s = p_submit_after_fail and m = max_edits (exploring and reproducing do not change it). The defaults
 (0.25, 0.5, 0.5, 3) give 30.6% at T = 1 and 28.0% at T = 0.9; a lookahead that always verifies and
-re-edits would reach 1 - (1 - r)^m = 57.8% / 54.2%. `analytic_pass_at_1` computes it.
+re-edits would reach 1 - (1 - r)^m = 57.8% / 54.0%. `analytic_pass_at_1` computes it.
+
+Mind the sampling temperature of a run: a single greedy run samples at agent.temperature, which is 0
+in configs/agent.yaml, and at T = 0 the policy always edits with the first decoy (p_right < 1/2).
+Run the base policy with `agent.temperature=0.9` (or 1); select and lookahead sample at
+search.temperature (0.9 by default).
 """
 
 from __future__ import annotations
