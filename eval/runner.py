@@ -45,6 +45,7 @@ from rich.progress import (
 )
 
 from agent.policies import ScriptedPolicy, UnknownModelError, make_policy
+from agent.testbed import TestbedError, TestbedFactory
 from agent.trajectory import Trajectory
 from agent.types import Message, Policy
 from critic.protocol import Critic
@@ -610,6 +611,7 @@ def make_policy_factory(model: str, base_url: str | None = None, **kwargs: Any) 
 
     `scripted:gold` applies each task's gold patch and submits; `scripted:empty` submits nothing;
     `scripted:sleep` hangs in a long command. They are testing aids.
+    `testbed` is agent.testbed.TestbedPolicy, with `kwargs` as its knobs (checked here).
     """
     if model.startswith("scripted:"):
         name = model.split(":", 1)[1]
@@ -618,6 +620,10 @@ def make_policy_factory(model: str, base_url: str | None = None, **kwargs: Any) 
                 f"unknown scripted policy {model!r}; use one of scripted:{', scripted:'.join(SCRIPTS)}"
             )
         return lambda task: ScriptedPolicy(SCRIPTS[name](task), name=model)
+    if model == "testbed":  # agent.testbed: knows each task's gold patch and decoys; knobs from `policy:`
+        if base_url:
+            raise TestbedError("--base-url does not apply to --model testbed (it runs in-process)")
+        return TestbedFactory(**kwargs)
     policy = make_policy(model, base_url=base_url, **kwargs)
     check = getattr(policy, "check", None)
     if callable(check):
@@ -884,6 +890,9 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
         config.dataset, config.instances, config.slice, config.filter, config.shuffle, config.shard
     )
     policy_for = make_policy_factory(config.model, config.base_url, **config.policy)
+    check_tasks = getattr(policy_for, "check_tasks", None)
+    if callable(check_tasks):  # e.g. the testbed policy needs every task's gold patch and decoys
+        check_tasks(tasks)
     ensure_docker()
     run_id = stable_run_id(out, config.run_id)
     return Batch(config, out, run_id, tasks, policy_for, critic)
