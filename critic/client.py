@@ -65,7 +65,7 @@ class HTTPCritic:
         self._opened = False
         self._http = httpx.Client(timeout=timeout)
         self.last: dict[str, Any] = {}
-        """The last /v1/score answer: values, prefix_tokens, cached_tokens."""
+        """The last answer: values, and the server's counts (ours: prefix_tokens, cached_tokens)."""
 
     @property
     def url(self) -> str:
