@@ -65,7 +65,7 @@ class HTTPCritic:
         self._opened = False
         self._http = httpx.Client(timeout=timeout)
         self.last: dict[str, Any] = {}
-        """The last /v1/score answer: values, prefix_tokens, cached_tokens."""
+        """The last answer: values, and the server's counts (ours: prefix_tokens, cached_tokens)."""
 
     @property
     def url(self) -> str:
@@ -105,15 +105,11 @@ class HTTPCritic:
             raise self._down([base]) from e
         except httpx.HTTPStatusError as e:
             raise CriticRequestError(
-                f"critic at {base} failed: {e.response.status_code} {e.response.text}"
+                f"critic at {base} failed: {e.response.status_code} {_detail(e.response)}"
             ) from e
         if r.status_code >= 400:
-            try:
-                detail = r.json().get("detail", r.text)
-            except ValueError:
-                detail = r.text
-            raise CriticRequestError(f"critic at {base} refused {path} ({r.status_code}): {detail}")
-        return r.json()
+            raise CriticRequestError(f"critic at {base} refused {path} ({r.status_code}): {_detail(r)}")
+        return r.json() if r.content else {}
 
     def health(self) -> dict[str, Any]:
         """/health of the server (of each, under `servers`, when there are several); raises
@@ -121,29 +117,42 @@ class HTTPCritic:
         answers, down = {}, []
         for url in self.urls:
             try:
-                answers[url] = self._call("GET", "/health", url=url)
+                answers[url] = self._health_of(url)
             except CriticUnavailable:
                 down.append(url)
         if down:
             raise self._down(down)
         return answers[self.url] if len(self.urls) == 1 else {"status": "ok", "servers": answers}
 
+    def _health_of(self, url: str) -> dict[str, Any]:
+        return self._call("GET", "/health", url=url)
+
     def score(self, history: list[Message], candidates: list[str]) -> list[float]:
-        body: dict[str, Any] = {"messages": history, "candidates": candidates}
-        if self.session:
-            body["session"] = self.session
-        else:
+        body, extra = self._score_body(history, candidates)
+        if not self.session:
             self._at = (self._at + 1) % len(self.urls)
         for tried in range(1, len(self.urls) + 1):
             try:
-                self.last = self._score_here(body)
+                answer = self._score_here(body)
                 break
             except CriticUnavailable:
                 if tried == len(self.urls):
                     raise self._down(self.urls) from None
                 gone, self._at, self._opened = self.url, (self._at + 1) % len(self.urls), False
                 log.warning("critic at %s is not answering; going on with %s", gone, self.url)
-        return [float(v) for v in self.last["values"]]
+        self.last = {**self._read_answer(answer, body), **extra}
+        return self.last["values"]
+
+    # The three steps a backend can change (critic.vllm does): the request body (plus what to add to
+    # `last`), one scoring call on the current server, and reading the values out of its answer.
+    def _score_body(self, history: list[Message], candidates: list[str]) -> tuple[dict[str, Any], dict]:
+        body: dict[str, Any] = {"messages": history, "candidates": candidates}
+        if self.session:
+            body["session"] = self.session
+        return body, {}
+
+    def _read_answer(self, answer: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        return {**answer, "values": [float(v) for v in answer["values"]]}
 
     def _score_here(self, body: dict[str, Any]) -> dict[str, Any]:
         """One /v1/score on the current server, opening the session there first if needed."""
@@ -175,6 +184,21 @@ class HTTPCritic:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _detail(r: httpx.Response) -> str:
+    """The error message of a refusal: our server's `detail`, vLLM's and OpenAI's `error.message`."""
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if body.get("detail"):
+            return str(body["detail"])
+    return r.text
 
 
 class LocalCritic:

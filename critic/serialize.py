@@ -215,6 +215,8 @@ class Serializer:
             raise SerializeError("the history is empty; it needs at least the issue")
         if not all(isinstance(c, str) for c in candidates):
             raise SerializeError("candidates must be strings")
+        for k, c in enumerate(candidates):
+            check_text(c, f"candidate {k}")
         texts, stable = self._texts(history)
         history = [{**m, "content": self._defuse(m["content"])} for m in history]  # as `_texts` saw it
         segs = self.segments(history, texts)
@@ -306,6 +308,18 @@ def _chatml(message: Message) -> str:
     return f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n"
 
 
+def check_text(text: str, what: str) -> str:
+    """`text` if it can be encoded as UTF-8, else SerializeError. JSON can carry lone surrogates
+    (`"\\ud800"`) that no tokenizer accepts; they are refused here, not failed on deep inside."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise SerializeError(
+            f"{what} is not valid Unicode text (a lone surrogate at character {e.start})"
+        ) from None
+    return text
+
+
 def _check_messages(messages: list[Message]) -> None:
     for i, m in enumerate(messages):
         if (
@@ -314,3 +328,4 @@ def _check_messages(messages: list[Message]) -> None:
             or not isinstance(m.get("content"), str)
         ):
             raise SerializeError(f"message {i} must be a dict with string 'role' and 'content'")
+        check_text(m["content"], f"message {i}")

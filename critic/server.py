@@ -29,31 +29,35 @@ import uuid
 from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from fastapi import FastAPI, HTTPException
 from fastapi import Request as HTTPRequest
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from critic.config import ServeConfig
 from critic.errors import CriticSetupError
 from critic.scoring import Request, Scorer, ScoreResult
-from critic.serialize import ContextTooLong, SerializeError
+from critic.serialize import ContextTooLong, SerializeError, check_text
 
 log = logging.getLogger(__name__)
+
+Text = Annotated[str, AfterValidator(lambda s: check_text(s, "the text"))]
+"""A string that a tokenizer (and a JSON answer) can take: lone surrogates are a 422."""
 
 
 class MessageIn(BaseModel):
     role: Literal["system", "user", "assistant", "tool"] = Field(description="Who wrote the message.")
-    content: str = Field(description="The message text.")
+    content: Text = Field(description="The message text.")
 
 
 class ScoreRequest(BaseModel):
     messages: list[MessageIn] = Field(min_length=1, description="The history s: system, issue, turns so far.")
-    candidates: list[str] = Field(min_length=1, description="Candidate actions a_k (assistant turn texts).")
-    session: str | None = Field(None, min_length=1, max_length=200, description="An opened session id.")
+    candidates: list[Text] = Field(min_length=1, description="Candidate actions a_k (assistant turn texts).")
+    session: Text | None = Field(None, min_length=1, max_length=200, description="An opened session id.")
 
 
 class ScoreResponse(BaseModel):
@@ -63,9 +67,36 @@ class ScoreResponse(BaseModel):
 
 
 class SessionRequest(BaseModel):
-    session: str | None = Field(
+    session: Text | None = Field(
         None, min_length=1, max_length=200, description="The id to open; omitted: a new one."
     )
+
+
+def _printable(value: object, limit: int = 200) -> str | int:
+    """A piece of a validation error that JSON can carry: ints as they are, anything else as text
+    with lone surrogates escaped (NaN, Infinity and surrogates echoed back broke the 422 itself)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+async def invalid_request(request: HTTPRequest, exc: RequestValidationError) -> JSONResponse:
+    """422 for a malformed body: `detail` says in one line what is wrong where, `errors` lists it.
+    The offending input is never echoed (it may be huge, NaN or not encodable)."""
+    errors = []
+    for err in exc.errors()[:20]:
+        msg = _printable(err.get("msg", "invalid"))
+        reason = (err.get("ctx") or {}).get("error")
+        if err.get("type") == "json_invalid" and reason:
+            msg = f"{msg} ({_printable(reason)})"
+        errors.append(
+            {"loc": [_printable(p) for p in err.get("loc", ())], "msg": msg, "type": err.get("type")}
+        )
+    detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3]) or "invalid request"
+    if len(exc.errors()) > 3:
+        detail += f" (and {len(exc.errors()) - 3} more)"
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 
 
 class UnknownSession(KeyError):
@@ -195,6 +226,7 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
     limit = cfg.max_request_bytes
     app.state.worker = worker
     app.router.add_event_handler("shutdown", worker.stop)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.middleware("http")
     async def limit_body(request: HTTPRequest, call_next: Any) -> Any:

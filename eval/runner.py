@@ -654,8 +654,13 @@ def make_critic(spec: str | None, out: Path) -> Critic | None:
     # imported here: LocalCritic and the tiny critic need torch (the optional `critic` extra)
     from critic.client import HTTPCritic, LocalCritic
 
-    if spec.startswith(("http://", "https://")):
-        critic = HTTPCritic(spec)
+    if spec.startswith(("http://", "https://", "vllm+")):
+        if spec.startswith("vllm+"):  # vLLM serves the checkpoint; the client tokenizes (critic.vllm)
+            from critic.vllm import VLLMCritic
+
+            critic = VLLMCritic.from_spec(spec)
+        else:
+            critic = HTTPCritic(spec)
         try:
             critic.health()
         except Exception as e:  # noqa: BLE001 -- any failure here means "not answering"

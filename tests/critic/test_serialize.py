@@ -89,3 +89,13 @@ def test_bad_messages_raise(tokenizer):
         s.for_scoring([{"role": "user"}], ["x"])
     with pytest.raises(SerializeError):
         s.for_scoring(conversation(1), [])
+
+
+def test_lone_surrogates_are_refused_before_tokenizing(tokenizer):
+    s = Serializer(tokenizer)
+    history = conversation(1)
+    with pytest.raises(SerializeError, match="candidate 1 is not valid Unicode"):
+        s.for_scoring(history, ["ok", "bad \ud800"])
+    history[1] = {**history[1], "content": "\udfff"}
+    with pytest.raises(SerializeError, match="message 1 is not valid Unicode"):
+        s.for_scoring(history, ["ok"])

@@ -1,3 +1,4 @@
+import json
 import threading
 
 import httpx
@@ -285,3 +286,141 @@ def test_all_replicas_down_is_one_clear_error():
         critic.score(toy_conversation(1), ["a"])
     with pytest.raises(ValueError, match="no critic URL"):
         HTTPCritic(" , ")
+
+
+# -- a generated corpus of bad input: every answer is a 4xx (or a 200), never a 500 -------------------
+
+_LITERALS = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1" * 400, "-0", "1e-400", "true", "null"]
+_STRINGS = [
+    "\\ud800",
+    "\\udfff",
+    "a\\ud83d",
+    "\\u0000",
+    "\\u001f\\u007f",
+    "\\ufffe",
+    "<|value|>",
+    "<|im_end|>",
+    "",
+]
+
+
+def _json_text(rng, depth: int = 0) -> str:
+    """Random JSON-ish text (valid JSON for Python's parser, which also takes NaN and Infinity)."""
+    kind = rng.randrange(8 if depth < 4 else 4)
+    if kind == 0:
+        return rng.choice(_LITERALS)
+    if kind == 1:
+        return str(rng.randint(-(10**30), 10**30))
+    if kind == 2:
+        return json.dumps(rng.random() * 10 ** rng.randint(-5, 300))
+    if kind == 3:
+        return (
+            '"'
+            + "".join(rng.choice(_STRINGS + ["x", " ", "\\n", "\\\\"]) for _ in range(rng.randint(0, 6)))
+            + '"'
+        )
+    if kind in (4, 5):
+        return "[" + ",".join(_json_text(rng, depth + 1) for _ in range(rng.randint(0, 3))) + "]"
+    keys = ["messages", "candidates", "session", "role", "content", "\\ud800", ""]
+    items = [f'"{rng.choice(keys)}":{_json_text(rng, depth + 1)}' for _ in range(rng.randint(0, 3))]
+    return "{" + ",".join(items) + "}"
+
+
+def _bad_message(rng) -> str:
+    role = rng.choice(['"user"', '"assistant"', '"system"', '"tool"', '"alien"', "1", "null", '"\\ud800"'])
+    content = rng.choice(['"x"', '"fix the bug"', *(f'"{s}"' for s in _STRINGS), _json_text(rng, 3)])
+    return f'{{"role":{role},"content":{content}}}'
+
+
+def _bad_bodies(rng) -> list[tuple[str, bytes]]:
+    """(path, body) pairs: shapes close to valid ones, with one or more parts broken."""
+    cases: list[tuple[str, bytes]] = []
+    for _ in range(240):
+        messages = "[" + ",".join(_bad_message(rng) for _ in range(rng.randint(0, 3))) + "]"
+        if rng.random() < 0.3:
+            messages = _json_text(rng, 2)
+        cands = rng.choice(
+            [
+                '["a"]',
+                "[]",
+                '["a", 1]',
+                '["\\ud800"]',
+                '["\\u0000"]',
+                '[["a"]]',
+                '"a"',
+                "[NaN]",
+                _json_text(rng, 2),
+            ]
+        )
+        fields = [f'"messages":{messages}', f'"candidates":{cands}']
+        if rng.random() < 0.5:
+            fields.append(
+                f'"session":{rng.choice([*_LITERALS, _json_text(rng, 3), chr(34) + "s" + chr(34)])}'
+            )
+        rng.shuffle(fields)
+        body = "{" + ",".join(fields[: rng.randint(1, len(fields))]) + "}"
+        cases.append((rng.choice(["/v1/score", "/v1/score", "/v1/sessions"]), body.encode()))
+    for _ in range(40):
+        cases.append((rng.choice(["/v1/score", "/v1/sessions"]), _json_text(rng).encode()))
+    for depth in (100, 1000, 20_000):  # deep nesting
+        cases.append(("/v1/score", b'{"messages":' + b"[" * depth + b"]" * depth + b',"candidates":["a"]}'))
+        cases.append(("/v1/sessions", b'{"session":' + b"{" * depth + b"}" * depth + b"}"))
+    cases += [
+        ("/v1/score", b""),
+        ("/v1/score", b"\xff\xfe not utf-8"),
+        ("/v1/score", b'{"messages":[{"role":"user","content":"raw \x01 control"}],"candidates":["a"]}'),
+        (
+            "/v1/score",
+            b'{"messages":[{"role":"user","content":"x"}],"candidates":["a"]' + b" " * 60_000 + b"}",
+        ),
+        (
+            "/v1/score",
+            b'{"messages":[{"role":"user","content":"' + b"x" * 60_000 + b'"}],"candidates":["a"]}',
+        ),
+        ("/v1/sessions", b'{"session":"' + b"s" * 60_000 + b'"}'),
+        ("/v1/score", b"[" + b"1," * 30_000 + b"1]"),
+    ]
+    return cases
+
+
+def test_generated_bad_input_always_gets_a_4xx_with_a_json_message(server):
+    import random
+
+    url, _ = server
+    rng = random.Random(20261201)
+    statuses: dict[int, int] = {}
+    with httpx.Client(timeout=30) as http:
+        for path, body in _bad_bodies(rng):
+            r = http.post(url + path, content=body, headers={"content-type": "application/json"})
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            assert r.status_code == 200 or 400 <= r.status_code < 500, (
+                path,
+                body[:300],
+                r.status_code,
+                r.text,
+            )
+            if r.status_code != 200:
+                detail = r.json()["detail"]
+                assert detail and isinstance(detail, str), r.text
+        for sid in ["%ED%A0%80", "%00", "x" * 300, "..", "%FF"]:  # odd ids in the path
+            r = http.delete(f"{url}/v1/sessions/{sid}")
+            assert r.status_code in (404, 200), (sid, r.text)
+        assert http.get(f"{url}/health").status_code == 200  # still serving
+    assert statuses.get(422, 0) > 100 and len(statuses) >= 3  # the corpus reached the validators
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"messages":[{"role":"user","content":"\\ud800"}],"candidates":["a"]}', "messages.0.content"),
+        (b'{"messages":[{"role":"user","content":"x"}],"candidates":["ok","\\udfff"]}', "candidates.1"),
+        (b'{"messages":[{"role":"user","content":"x"}],"candidates":[NaN]}', "candidates.0"),
+        (b'{"messages":[{"role":"user","content":"x"}],"candidates":["a"],"session":Infinity}', "session"),
+        (b'{"messages":[{"role":"user","content":NaN}],"candidates":["a"]}', "messages.0.content"),
+    ],
+)
+def test_surrogates_and_nan_are_422_with_a_message(server, body, where):
+    url, _ = server
+    r = httpx.post(f"{url}/v1/score", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert where in r.json()["detail"]
