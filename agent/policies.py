@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from agent.config import CONFIG_DIR, read_yaml
-from agent.redaction import register_secret
+from agent.redaction import ScrubLogs, register_secret
 from agent.types import Completion, Message
 
 log = logging.getLogger(__name__)
+log.addFilter(ScrubLogs())  # its messages name the endpoint, which may carry user:password@
 
 MODELS_ENV = "SWE_SEARCH_MODELS"
 USER_MODELS = Path("~/.config/swe-search/models.yaml")

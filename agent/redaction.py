@@ -14,6 +14,7 @@ never edited (`VERBATIM_KEYS`): a patch that carries a known secret is withheld 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -123,3 +124,12 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         return scrub_text(value, secrets)
     return value
+
+
+class ScrubLogs(logging.Filter):
+    """A logging filter that scrubs each record's message (add it to a logger whose messages may
+    carry a URL with credentials or a key)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub_text(record.getMessage()), None
+        return True
