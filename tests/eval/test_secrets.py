@@ -98,3 +98,27 @@ def test_a_patch_carrying_a_known_secret_is_withheld_everywhere_alike(tmp_path, 
     ]
     assert "exit=secret_in_patch" in p.stderr
     assert not labelled_containers("sec-patch")
+
+
+def test_eval_withholds_a_prediction_carrying_a_known_secret(tmp_path):
+    preds = tmp_path / "preds.jsonl"
+    patch = f"diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -0,0 +1 @@\n+TOKEN = '{TOKEN}'\n"
+    preds.write_text(
+        json.dumps({"instance_id": TASK, "model_name_or_path": "m", "model_patch": patch}) + "\n"
+    )
+    out = tmp_path / "ev"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SWE_SEARCH_TEST_TOKEN": TOKEN}
+    p = subprocess.run(
+        [
+            sys.executable, "-m", "eval.cli", "eval", "--predictions", str(preds), "--dataset", "examples/tasks",
+            "--out", str(out), "--run-id", "sec-eval", "--no-build", "--no-progress",
+        ],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert files_holding(out, TOKEN) == []
+    done = json.loads((out / "instances" / TASK / "done.json").read_text())
+    grades = json.loads((out / "grades" / f"{TASK}.json").read_text())
+    assert done["runs"][0]["exit_status"] == "secret_in_patch" and done["model_patch"] == ""
+    assert grades["model_patch"] == "" and grades["runs"][0]["message"] == PATCH_WITHHELD
+    assert json.loads((out / "preds.jsonl").read_text())["model_patch"] == ""
