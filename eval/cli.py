@@ -335,8 +335,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with preflight():
         if not args.predictions.is_file():
             raise RunnerError(f"predictions file {args.predictions} not found")
-        tasks = select_tasks(args.dataset, args.instances, args.slice, args.filter, args.shuffle, args.shard)
-        match_predictions(args.predictions, tasks)
+        tasks = select_tasks(
+            args.dataset, args.instances, args.slice, args.filter, args.shuffle, args.shard, check=False
+        )
+        match_predictions(args.predictions, tasks)  # and checks that the matched tasks can be graded
     out = args.out or Path("runs") / f"eval-{args.predictions.stem}"
     finished = evaluate(
         args.predictions,

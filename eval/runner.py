@@ -846,15 +846,20 @@ def select_tasks(
     filter_: str | None = None,
     shuffle: int | None = None,
     shard_spec: str | None = None,
+    check: bool = True,
 ) -> list[Task]:
-    """Load the dataset, apply the selection flags, then take this machine's shard."""
+    """Load the dataset, apply the selection flags, then take this machine's shard.
+
+    With `check`, refuse tasks that could not be graded (eval.preflight) before anything runs.
+    """
     tasks = load_tasks(dataset, instances=instances, slice=slice_, filter=filter_, shuffle_seed=shuffle)
     if shard_spec:
         i, n = parse_shard(shard_spec)
         tasks = shard(tasks, i, n)
     if not tasks:
         raise RunnerError(f"no tasks selected from {dataset!r} (check --instances/--slice/--filter/--shard)")
-    check_tasks(tasks)  # each can be graded: swebench 5 fields, base commit, test patch
+    if check:
+        check_tasks(tasks)  # each can be graded: swebench 5 fields, base commit, test patch
     return tasks
 
 
@@ -947,7 +952,8 @@ def run_batch(batch: Batch, console: Console | None = None, progress: bool = Tru
 
 
 def match_predictions(preds_path: Path, tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], list[Task]]:
-    """The predictions of `preds_path` and the tasks they are for; RunnerError when none matches."""
+    """The predictions of `preds_path` and the tasks they are for, checked for grading (eval.preflight);
+    RunnerError when none matches."""
     preds = read_preds(preds_path)
     matched = [t for t in tasks if t.instance_id in preds]
     if not matched:
@@ -956,6 +962,7 @@ def match_predictions(preds_path: Path, tasks: list[Task]) -> tuple[dict[str, di
             f"no prediction in {preds_path} matches a selected task of the dataset (predictions for: "
             f"{sample}); pass the --dataset they were made on"
         )
+    check_tasks(matched)
     return preds, matched
 
 

@@ -173,3 +173,18 @@ def test_eval_with_predictions_for_no_task_is_one_line(tmp_path):
         "--run-id", "pf-eval-none", "--no-build", "--no-progress",
     )  # fmt: skip
     assert_refused(p, "pf-eval-none", "no prediction", "nope__nope-1")
+
+
+def test_eval_checks_only_the_tasks_it_has_predictions_for(tmp_path, task_repo):
+    other = "swe-search__textkit-2"
+    shutil.copytree(EXAMPLES / "tasks" / other, task_repo / "tasks" / other)
+    edit_task_yaml(task_repo, "log_parser")  # TASK cannot be graded, but nothing predicts it
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"instance_id": other, "model_name_or_path": "m", "model_patch": ""}) + "\n")
+    p = swe_search(
+        "eval", "--predictions", str(preds), "--dataset", str(task_repo), "--out", str(tmp_path / "ev"),
+        "--run-id", "pf-eval-some", "--no-build", "--no-progress",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    done = json.loads((tmp_path / "ev" / "instances" / other / "done.json").read_text())
+    assert done["grade_status"] == "empty_patch"
