@@ -24,9 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from agent.config import CONFIG_DIR, read_yaml
+from agent.redaction import ScrubLogs, register_secret
 from agent.types import Completion, Message
 
 log = logging.getLogger(__name__)
+log.addFilter(ScrubLogs())  # its messages name the endpoint, which may carry user:password@
 
 MODELS_ENV = "SWE_SEARCH_MODELS"
 USER_MODELS = Path("~/.config/swe-search/models.yaml")
@@ -201,6 +203,8 @@ class OpenAIPolicy:
         self.spec = spec
         self.base_url = self._resolve_base_url(base_url_explicit)
         self._api_key = api_key or next((os.environ[e] for e in spec.api_key_env if os.environ.get(e)), None)
+        register_secret(self._api_key)  # scrubbed from every file and message from now on
+        register_secret(self.base_url)  # the password of http://user:password@host, if any
         self.check()
         self._n_supported = spec.supports_n
         self._client = openai.OpenAI(
@@ -221,6 +225,25 @@ class OpenAIPolicy:
             raise PolicyAuthError(
                 f"model {self.spec.name!r} needs an API key: set {where} (or pass api_key=/--api-key)"
             )
+
+    def probe(self, timeout: float = 5.0) -> None:
+        """One cheap request (GET /models, no retry) before any container: raise when the endpoint does
+        not answer (PolicyUnavailableError) or rejects the key (PolicyAuthError); other answers pass,
+        as servers without /models are fine."""
+        client = self._client.with_options(
+            timeout=openai.Timeout(2 * timeout, connect=timeout), max_retries=0
+        )
+        try:
+            client.models.list()
+        except openai.APIConnectionError as exc:  # refused, unresolvable, timed out
+            raise PolicyUnavailableError(
+                f"model endpoint {self.base_url} is not reachable ({exc.__cause__ or exc}); start the "
+                "server or pass another --base-url"
+            ) from exc
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise self._translate(exc) from exc
+        except openai.APIError:  # 404, 5xx, an odd body: the server is there
+            pass
 
     def describe(self) -> dict[str, Any]:
         """The config to record in trajectories: no key, only where it came from."""

@@ -2,14 +2,14 @@
 
 Format (JSON, `schema_version` 1): task and run ids, the configs that produced the run, the chat
 history as the policy saw it (`messages`), one `Step` per turn with every candidate the chooser
-weighed, the exit status and the patch. Secrets never go in: `scrub` runs on every save.
+weighed, the exit status and the patch. Secrets never go in: `agent.redaction.scrub` runs on every
+save, and a patch that carries a known secret is withheld (exit status `secret_in_patch`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import time
 from enum import Enum
@@ -18,17 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.redaction import PATCH_WITHHELD, carries_secret, scrub
 from agent.types import Candidate, Choice, Message
 
 SCHEMA_VERSION = 1
-
-_SECRET_KEYS = re.compile(
-    r"(api[_-]?key|authorization|auth[_-]?token|access[_-]?token|secret|password)", re.I
-)
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I)
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
-_OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
-REDACTED = "***"
 
 
 class ExitStatus(str, Enum):
@@ -42,6 +35,7 @@ class ExitStatus(str, Enum):
     env_error = "env_error"
     policy_error = "policy_error"
     timeout = "timeout"
+    secret_in_patch = "secret_in_patch"
 
 
 class CandidateRecord(BaseModel):
@@ -155,6 +149,10 @@ class Trajectory(BaseModel):
         return step
 
     def finish(self, status: ExitStatus, message: str | None, patch: str) -> None:
+        """End the run. A patch carrying a known secret is never kept, and never edited: it is withheld."""
+        if carries_secret(patch):
+            ended = f" (the run had ended with {status.value}: {message})" if message else ""
+            status, message, patch = ExitStatus.secret_in_patch, PATCH_WITHHELD + ended, ""
         self.exit_status, self.exit_message, self.patch = status, message, patch
         self.stats.finished_at = time.time()
         self.stats.wall_time = self.stats.finished_at - self.stats.started_at
@@ -187,35 +185,3 @@ class Trajectory(BaseModel):
                 f"{path}: trajectory schema_version {version!r}, this code reads {SCHEMA_VERSION}"
             )
         return cls.model_validate(data)
-
-
-def secret_values(environ: dict[str, str] | None = None) -> list[str]:
-    """Values of environment variables that look like credentials (long enough to be real)."""
-    environ = os.environ if environ is None else environ
-    return sorted(
-        {v for k, v in environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}, key=len, reverse=True
-    )
-
-
-def _is_secret_key(key: Any) -> bool:
-    key = str(key)
-    return bool(_SECRET_KEYS.search(key)) and not key.lower().endswith(("_env", "_envs"))
-
-
-def scrub(value: Any, secrets: list[str] | None = None) -> Any:
-    """Redact credentials: secret-named fields, bearer tokens, key-shaped strings, known secret env values."""
-    secrets = secret_values() if secrets is None else secrets
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if _is_secret_key(k) and v not in (None, "") else scrub(v, secrets))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        value = _BEARER.sub(lambda m: m.group(1) + REDACTED, value)
-        return _OPENAI_KEY.sub(REDACTED, value)
-    return value

@@ -40,7 +40,10 @@ def load_tasks(
     """Load tasks from a dataset (see the module docstring) and apply the filters."""
     tasks = [row_to_task(row, where) for where, row in _rows(str(dataset), split)]
     if filter:
-        pattern = re.compile(filter)
+        try:
+            pattern = re.compile(filter)
+        except re.error as e:
+            raise TaskSourceError(f"--filter {filter!r} is not a valid regular expression: {e}") from None
         tasks = [t for t in tasks if pattern.search(t.instance_id)]
     if instances:
         by_id = {t.instance_id: t for t in tasks}

@@ -29,6 +29,7 @@ import critic.cli
 import envs.cli
 from agent.config import ConfigError
 from agent.policies import PolicyError
+from agent.redaction import scrub_text
 from envs.types import DockerUnavailable, EnvError
 from eval import report as reports
 from eval.config import DEFAULT_RUN_YAML, RunConfig, RunConfigError
@@ -37,6 +38,7 @@ from eval.runner import (
     RunnerError,
     abandoned_alive,
     evaluate,
+    match_predictions,
     prepare,
     run_batch,
     select_tasks,
@@ -283,11 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def preflight() -> Iterator[None]:
-    """Turn the errors of the checks made before any container starts into a UsageError."""
+    """Turn the errors of the checks made before any container starts into a UsageError: one line, no
+    secret."""
     try:
         yield
     except PREFLIGHT_ERRORS as e:
-        raise UsageError(str(e)) from e
+        raise UsageError(" ".join(scrub_text(str(e)).split()) or type(e).__name__) from e
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -333,7 +336,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with preflight():
         if not args.predictions.is_file():
             raise RunnerError(f"predictions file {args.predictions} not found")
-        tasks = select_tasks(args.dataset, args.instances, args.slice, args.filter, args.shuffle, args.shard)
+        tasks = select_tasks(
+            args.dataset, args.instances, args.slice, args.filter, args.shuffle, args.shard, check=False
+        )
+        match_predictions(args.predictions, tasks)  # and checks that the matched tasks can be graded
     out = args.out or Path("runs") / f"eval-{args.predictions.stem}"
     finished = evaluate(
         args.predictions,
@@ -390,7 +396,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"swe-search {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except EnvError as e:  # images, containers: the machine, not the command
-        print(f"swe-search {args.command}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"swe-search {args.command}: error: {type(e).__name__}: {scrub_text(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.config import AgentConfig
+from agent.redaction import scrub
 from envs.settings import ContainerSettings
 from search.config import SearchConfig
 
@@ -102,7 +103,7 @@ class RunConfig(BaseModel):
 
     def public_dict(self) -> dict[str, Any]:
         """The effective config as plain data with secrets redacted (for config.yaml and the report)."""
-        return redact(self.model_dump(mode="json"))
+        return scrub(self.model_dump(mode="json"))
 
     @classmethod
     def load(
@@ -122,7 +123,7 @@ class RunConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            raise RunConfigError(f"invalid run config:\n{e}") from e
+            raise RunConfigError(one_line(e)) from e
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -185,25 +186,23 @@ def set_path(data: dict[str, Any], key: str, value: Any) -> None:
     node[last] = value
 
 
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as one line naming the key: 'container.mem_limit: ... (and 1 more error)'."""
+    errors = error.errors()
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"]) or "config"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "no such setting"
+    elif "input" in first and first["type"] not in ("missing", "value_error"):
+        message = f"{message} (got {repr(first['input'])[:80]})"
+    more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return f"invalid run config: {key}: {message}{more}"
+
+
 def parse_shard(spec: str) -> tuple[int, int]:
     """'1/4' -> (1, 4); shard indices are 0-based (like a k8s indexed Job's completion index)."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", spec)
     if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
         raise ValueError(f"shard {spec!r} must be 'i/n' with 0 <= i < n, e.g. 0/4")
     return int(m.group(1)), int(m.group(2))
-
-
-_SECRET_KEY = re.compile(r"(^|_)(api_?key|secret|password|passwd|token|authorization|auth)$", re.I)
-
-
-def redact(value: Any) -> Any:
-    """A copy of `value` with secret-looking keys and values replaced by '***'."""
-    if isinstance(value, dict):
-        return {k: "***" if _SECRET_KEY.search(str(k)) and v else redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        if re.match(r"^(sk|hf|ghp)[-_][A-Za-z0-9_-]{8,}", value):
-            return "***"
-        return re.sub(r"(https?://)[^/@\s]+@", r"\1***@", value)
-    return value

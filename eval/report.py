@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from agent.redaction import scrub, scrub_text
 from eval.runner import InstanceRecord, RunRecord, load_records, write_atomic
 
 REPORT_SCHEMA_VERSION = 1
@@ -270,9 +271,10 @@ def write_report(out: Path, expected: int | None = None) -> Path:
     look = report.get("lookahead") or {}
     series, values = look.pop("_series", None), look.pop("_values", None)
     report["plots"] = write_plots(out / "plots", report, series, values)
+    report = scrub(report)  # the config and error messages it quotes
     write_atomic(out / "report.json", json.dumps(report, indent=1, default=str))
     md = out / "report.md"
-    write_atomic(md, render_markdown(report))
+    write_atomic(md, scrub_text(render_markdown(report)))
     return md
 
 

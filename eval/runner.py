@@ -45,8 +45,9 @@ from rich.progress import (
 )
 
 from agent.policies import ScriptedPolicy, UnknownModelError, make_policy
+from agent.redaction import PATCH_WITHHELD, carries_secret, register_secret, scrub, scrub_text
 from agent.testbed import TestbedError, TestbedFactory
-from agent.trajectory import Trajectory
+from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Message, Policy
 from critic.protocol import Critic
 from envs.docker import DockerEnv, cleanup
@@ -57,6 +58,7 @@ from envs.tasks import load_tasks, read_jsonl
 from envs.types import Env, Task
 from eval.config import RunConfig, parse_shard
 from eval.grading import grade
+from eval.preflight import check_host, check_tasks
 from search.solve import MissingCritic, SolveResult, solve, trajectory_path
 
 RECORD_SCHEMA_VERSION = 1
@@ -64,6 +66,7 @@ GRACE_SECONDS = 120.0
 """How long after closing a late instance's containers the runner waits for its thread to return
 (at least one policy call: a local model on a loaded CPU can take a minute per step)."""
 AGENT_DEADLINE_SHARE = 0.9
+SECRET_IN_PATCH = ExitStatus.secret_in_patch.value
 """The agent stops itself (between steps, keeping its patch) at this share of the instance timeout."""
 
 
@@ -157,7 +160,7 @@ def write_preds(out: Path, records: dict[str, InstanceRecord], model_name: str) 
     """preds.jsonl in swebench format, one line per finished instance, sorted by id."""
     lines = [
         json.dumps(
-            {"instance_id": i, "model_name_or_path": model_name, "model_patch": records[i].model_patch}
+            scrub({"instance_id": i, "model_name_or_path": model_name, "model_patch": records[i].model_patch})
         )
         for i in sorted(records)
     ]
@@ -407,7 +410,7 @@ class Runner:
         return [t for t in tasks if t.instance_id not in self.records]
 
     def event(self, name: str, instance_id: str, **extra: Any) -> None:
-        line = json.dumps({"t": time.time(), "event": name, "instance_id": instance_id, **extra})
+        line = json.dumps(scrub({"t": time.time(), "event": name, "instance_id": instance_id, **extra}))
         with self._lock, (self.out / "events.jsonl").open("a", encoding="utf-8") as f:
             f.write(line + "\n")
 
@@ -422,7 +425,8 @@ class Runner:
 
     def finish(self, record: InstanceRecord) -> None:
         """Mark an instance finished: done.json (last, atomically), then preds.jsonl."""
-        write_atomic(done_path(self.out, record.instance_id), record.model_dump_json(indent=1))
+        body = json.dumps(scrub(record.model_dump(mode="json")), indent=1, ensure_ascii=False)
+        write_atomic(done_path(self.out, record.instance_id), body)
         with self._lock:
             self.records[record.instance_id] = record
             write_preds(self.out, self.records, self.model_name)
@@ -520,8 +524,8 @@ class Runner:
                 return None
             tb = traceback.format_exc()
             (self.out / "instances" / task.instance_id).mkdir(parents=True, exist_ok=True)
-            (self.out / "instances" / task.instance_id / "error.txt").write_text(tb)
-            rec = failed_record(task, "error", f"{type(e).__name__}: {e}", started)
+            (self.out / "instances" / task.instance_id / "error.txt").write_text(scrub_text(tb))
+            rec = failed_record(task, "error", scrub_text(f"{type(e).__name__}: {e}"), started)
         if self.stopping.is_set():
             self.event("interrupted", task.instance_id)
             return None
@@ -549,13 +553,13 @@ class Runner:
     def _line(self, rec: InstanceRecord) -> str:
         mark = "[green]resolved[/]" if rec.resolved else f"[red]{rec.grade_status}[/]"
         extra = f" ({rec.error})" if rec.error else ""
-        return f"{rec.instance_id}: {mark}  exit={rec.exit_status}  {rec.duration:.0f}s{extra}"
+        return scrub_text(f"{rec.instance_id}: {mark}  exit={rec.exit_status}  {rec.duration:.0f}s{extra}")
 
 
 def save_config(out: Path, config: dict[str, Any]) -> Path:
-    """config.yaml in the run folder (already redacted by the caller)."""
+    """config.yaml in the run folder, secrets redacted."""
     path = out / "config.yaml"
-    write_atomic(path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    write_atomic(path, yaml.safe_dump(scrub(config), sort_keys=False, allow_unicode=True))
     return path
 
 
@@ -625,9 +629,10 @@ def make_policy_factory(model: str, base_url: str | None = None, **kwargs: Any) 
             raise TestbedError("--base-url does not apply to --model testbed (it runs in-process)")
         return TestbedFactory(**kwargs)
     policy = make_policy(model, base_url=base_url, **kwargs)
-    check = getattr(policy, "check", None)
-    if callable(check):
-        check()
+    for name in ("check", "probe"):  # the key is set; the endpoint answers and takes it
+        check = getattr(policy, name, None)
+        if callable(check):
+            check()
     return lambda task: policy
 
 
@@ -704,13 +709,13 @@ def _grade_runs(
         g = grade(task, patch, run_id=run_id, timeout=timeout, container=container)
         rec.grade_status, rec.resolved = str(getattr(g.status, "value", g.status)), bool(g.resolved)
         log_path = out / "grades" / "logs" / task.instance_id / f"run-{rec.index}.log"
-        write_atomic(log_path, g.log or "")
+        write_atomic(log_path, scrub_text(g.log or ""))
         entries.append(
             {
                 "index": rec.index,
                 "status": rec.grade_status,
                 "resolved": rec.resolved,
-                "message": g.message,
+                "message": PATCH_WITHHELD if rec.exit_status == SECRET_IN_PATCH else g.message,
                 "patch": patch,
                 "report": g.report,
             }
@@ -763,13 +768,13 @@ def _write_grades(
         "model_patch": pick["patch"] if pick else "",
         "runs": entries,
     }
-    write_atomic(out / "grades" / f"{instance_id}.json", json.dumps(body, indent=1, default=str))
+    write_atomic(out / "grades" / f"{instance_id}.json", json.dumps(scrub(body), indent=1, default=str))
     if per_run:
         for e in entries:
             one = {"instance_id": instance_id, **e}
             write_atomic(
                 out / "grades" / f"{instance_id}.run-{e['index']}.json",
-                json.dumps(one, indent=1, default=str),
+                json.dumps(scrub(one), indent=1, default=str),
             )
 
 
@@ -813,12 +818,21 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
             rec = run_record(out, outcome.index, traj, path)
         if timed_out and rec.exit_status in (None, "env_error", "error"):
             rec.exit_status = "timeout"
-        to_grade.append((rec, outcome.patch if traj is None else traj.patch))
+        to_grade.append((rec, withhold_secret(rec, outcome.patch if traj is None else traj.patch)))
     entries, grading = _grade_runs(task, to_grade, out, runner.run_id, cfg.grade_timeout, cfg.container)
     _write_grades(out, task.instance_id, result.chosen, entries, per_run=cfg.search.uses_select)
     runs = [rec for rec, _ in to_grade]
     status = "timeout" if timed_out else "ok"
     return _instance_record(task, status, runs, result.chosen, result.patch, started, grading)
+
+
+def withhold_secret(rec: RunRecord, patch: str) -> str:
+    """The patch to grade and record: withheld ('') with exit status secret_in_patch when it carries a
+    known secret, so the trajectory, grades, done.json and preds all agree (see agent.redaction)."""
+    if not carries_secret(patch):
+        return patch
+    rec.exit_status, rec.submitted, rec.patch_empty = SECRET_IN_PATCH, False, True
+    return ""
 
 
 def grade_prediction(
@@ -827,6 +841,7 @@ def grade_prediction(
     """One instance of `swe-search eval`: grade a given patch (under `container`'s limits)."""
     started = time.time()
     rec = RunRecord(index=0, patch_empty=not patch.strip())
+    patch = withhold_secret(rec, patch)
     entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout, container)
     _write_grades(runner.out, task.instance_id, 0, entries)
     return _instance_record(task, "ok", [rec], 0, patch, started, grading)
@@ -858,14 +873,20 @@ def select_tasks(
     filter_: str | None = None,
     shuffle: int | None = None,
     shard_spec: str | None = None,
+    check: bool = True,
 ) -> list[Task]:
-    """Load the dataset, apply the selection flags, then take this machine's shard."""
+    """Load the dataset, apply the selection flags, then take this machine's shard.
+
+    With `check`, refuse tasks that could not be graded (eval.preflight) before anything runs.
+    """
     tasks = load_tasks(dataset, instances=instances, slice=slice_, filter=filter_, shuffle_seed=shuffle)
     if shard_spec:
         i, n = parse_shard(shard_spec)
         tasks = shard(tasks, i, n)
     if not tasks:
         raise RunnerError(f"no tasks selected from {dataset!r} (check --instances/--slice/--filter/--shard)")
+    if check:
+        check_tasks(tasks)  # each can be graded: swebench 5 fields, base commit, test patch
     return tasks
 
 
@@ -882,6 +903,9 @@ def prepare(config: RunConfig) -> Batch:
 
 
 def _prepare(config: RunConfig, out: Path) -> Batch:
+    for url in (config.base_url, config.critic):  # user:password@ in a URL: scrubbed everywhere
+        register_secret(url)
+    register_secret(config.policy.get("api_key"))
     critic = make_critic(config.critic, out)
     if config.search.uses_lookahead and critic is None:
         raise MissingCritic(
@@ -898,7 +922,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
     check_tasks = getattr(policy_for, "check_tasks", None)
     if callable(check_tasks):  # e.g. the testbed policy needs every task's gold patch and decoys
         check_tasks(tasks)
-    ensure_docker()
+    check_host(config.container, ensure_docker())
     run_id = stable_run_id(out, config.run_id)
     return Batch(config, out, run_id, tasks, policy_for, critic)
 
@@ -957,6 +981,21 @@ def run_batch(batch: Batch, console: Console | None = None, progress: bool = Tru
         unlock_folder(batch.out)
 
 
+def match_predictions(preds_path: Path, tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], list[Task]]:
+    """The predictions of `preds_path` and the tasks they are for, checked for grading (eval.preflight);
+    RunnerError when none matches."""
+    preds = read_preds(preds_path)
+    matched = [t for t in tasks if t.instance_id in preds]
+    if not matched:
+        sample = ", ".join(sorted(preds)[:3]) or "none"
+        raise RunnerError(
+            f"no prediction in {preds_path} matches a selected task of the dataset (predictions for: "
+            f"{sample}); pass the --dataset they were made on"
+        )
+    check_tasks(matched)
+    return preds, matched
+
+
 def evaluate(
     preds_path: Path,
     tasks: list[Task],
@@ -974,10 +1013,7 @@ def evaluate(
     Each grading runs under `container`'s limits (default: `ContainerSettings()`).
     """
     console = console or Console(stderr=True)
-    preds = read_preds(preds_path)
-    tasks = [t for t in tasks if t.instance_id in preds]
-    if not tasks:
-        raise RunnerError(f"no prediction in {preds_path} matches a task of the dataset")
+    preds, tasks = match_predictions(preds_path, tasks)
     out.mkdir(parents=True, exist_ok=True)
     lock_folder(out)
     ensure_docker()

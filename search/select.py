@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.redaction import scrub
 from agent.types import Message
 from critic.protocol import Critic
 from search.config import Rule
@@ -72,7 +73,7 @@ class Selection:
         """Write selection.json atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        tmp.write_text(json.dumps(scrub(self.to_dict()), indent=2))
         tmp.replace(path)
 
 

@@ -15,7 +15,8 @@ import pytest
 from agent.config import AgentConfig
 from agent.loop import Agent, ExitStatus
 from agent.policies import make_policy
-from agent.trajectory import SCHEMA_VERSION, Trajectory, scrub
+from agent.redaction import scrub
+from agent.trajectory import SCHEMA_VERSION, Trajectory
 from agent.types import Action, Candidate, Choice, Completion
 from envs.docker import DockerEnv, cleanup
 from tests.agent.support import base_task, reply

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.redaction import scrub
 from envs.types import Task
-from eval.config import CONFIG_DIR, RunConfig, RunConfigError, parse_override, parse_shard, redact
+from eval.config import CONFIG_DIR, RunConfig, RunConfigError, parse_override, parse_shard
 from eval.runner import shard
 
 
@@ -62,7 +63,7 @@ def test_secrets_are_redacted():
         "base_url": "http://u:p@host/v1",
         "search": {"budget": {"policy_tokens": 100}},
     }
-    out = redact(data)
+    out = scrub(data, [])
     assert out["policy"] == {"api_key": "***", "max_tokens": 5}
     assert out["base_url"] == "http://***@host/v1"
     assert out["search"]["budget"]["policy_tokens"] == 100

@@ -20,7 +20,7 @@ Each POST /v1/chat/completions consumes the next script item:
   - a callable(body: dict) -> any of the above, decided per request.
 When the script is empty the server answers `default` (if given) or a 400 saying so.
 `supports_n=False` makes it reject n > 1 with a 400, like servers without `n`.
-GET /v1/models lists `model`. The server runs on 127.0.0.1 in a daemon thread; port 0 picks a free one.
+GET /v1/models lists `model`, or answers `models_error` (e.g. Error(401)) when given. The server runs on 127.0.0.1 in a daemon thread; port 0 picks a free one.
 """
 
 from __future__ import annotations
@@ -79,11 +79,13 @@ class OpenAIServer:
         supports_n: bool = True,
         model: str = "test-model",
         port: int = 0,
+        models_error: Error | None = None,
     ) -> None:
         self.script: deque[Scripted] = deque(script)
         self.default = default
         self.supports_n = supports_n
         self.model = model
+        self.models_error = models_error
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -199,7 +201,9 @@ class OpenAIServer:
 
             def do_GET(self) -> None:
                 server.requests.append(Request(self.path, dict(self.headers), {}))
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path.rstrip("/").endswith("/models") and server.models_error:
+                    self._send(server.models_error.status, _error_body(server.models_error))
+                elif self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
                 else:
                     self._send(404, _error_body(Error(404, f"no route {self.path}")))
