@@ -250,6 +250,30 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _differences(saved: Any, now: Any, prefix: str = "") -> list[str]:
+    """Key paths where two plans differ."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        keys = sorted(saved.keys() | now.keys())
+        return [d for k in keys for d in _differences(saved.get(k), now.get(k), f"{prefix}{k}.")]
+    return [] if saved == now else [prefix.rstrip(".")]
+
+
+def check_plan(folder: Path, plan: dict[str, Any]) -> str:
+    """'complete', 'started' or 'new'; ExperimentError when the folder was made with another plan."""
+    for marker, state in ((folder / COMPLETE, "complete"), (folder / PLAN, "started")):
+        if marker.exists():
+            saved = json.loads(marker.read_text(encoding="utf-8")).get("plan")
+            diff = _differences(saved, _plain(plan))
+            if diff:
+                shown = ", ".join(diff[:6]) + (" ..." if len(diff) > 6 else "")
+                raise ExperimentError(
+                    f"{folder} was made with another config (differs in: {shown}); rerun with the "
+                    "config it was made with, or use another --out"
+                )
+            return state
+    return "new"
+
+
 # ----------------------------------------------------------------------------- the experiment
 
 
@@ -268,6 +292,7 @@ class Experiment:
 
     def run(self) -> bool:
         """Every seed's phases, then the report; False when interrupted (rerun to continue)."""
+        self.check_plans()
         self.out.mkdir(parents=True, exist_ok=True)
         lock_folder(self.out)
         try:
@@ -312,31 +337,43 @@ class Experiment:
         return {"critic": _fingerprint_train(train_config(self.config, seed)), "tiny": tiny}
 
     def _evaluate_plan(self, seed: int) -> dict[str, Any]:
-        return {p: _fingerprint_run(pool_config(self.config, self.splits, seed, p)) for p in POOLS}
+        return {p: self._pool_plan(seed, p) for p in POOLS}
+
+    def _pool_plan(self, seed: int, pool: str) -> dict[str, Any]:
+        return {"run": _fingerprint_run(pool_config(self.config, self.splits, seed, pool))}
 
     # -- phases
+
+    def plans(self, seed: int) -> dict[Path, dict[str, Any]]:
+        """Every phase and pool folder of `seed` with the plan it must have been made with."""
+        plans = {
+            phase_dir(self.out, seed, "collect"): self._collect_plan(seed),
+            phase_dir(self.out, seed, "train"): self._train_plan(seed),
+            phase_dir(self.out, seed, "evaluate"): self._evaluate_plan(seed),
+        }
+        for pool in POOLS:
+            plans[pool_dir(self.out, seed, pool)] = self._pool_plan(seed, pool)
+        return plans
+
+    def check_plans(self) -> None:
+        """Refuse, before anything runs, to continue a folder made with another config."""
+        for seed in self.config.seeds:
+            for folder, plan in self.plans(seed).items():
+                check_plan(folder, plan)
 
     def phase(self, folder: Path, seed: int, plan: dict[str, Any], work: Callable[[], bool]) -> bool:
         """Run `work` unless `folder` is complete; write complete.json last. False: interrupted."""
         name = f"seed {seed} {folder.name}"
-        plan = _plain(plan)
+        state = check_plan(folder, plan)
         done, started = folder / COMPLETE, folder / PLAN
-        for marker in (done, started):
-            if marker.exists():
-                saved = json.loads(marker.read_text(encoding="utf-8"))
-                if saved.get("plan") != plan:
-                    raise ExperimentError(
-                        f"{folder} was made with another config ({marker.name} differs); "
-                        "rerun with the config it was made with, or use another --out"
-                    )
-                if marker is done:
-                    self.console.print(f"{name}: complete, skipped")
-                    return True
-                self.console.print(f"[bold]{name}[/]: continuing -> {folder}")
-                break
+        if state == "complete":
+            self.console.print(f"{name}: complete, skipped")
+            return True
+        if state == "started":
+            self.console.print(f"[bold]{name}[/]: continuing -> {folder}")
         else:
             folder.mkdir(parents=True, exist_ok=True)
-            meta = {"phase": folder.name, "seed": seed, "plan": plan, "started_at": time.time()}
+            meta = {"phase": folder.name, "seed": seed, "plan": _plain(plan), "started_at": time.time()}
             write_atomic(started, json.dumps(meta, indent=1))
             self.console.print(f"[bold]{name}[/]: running -> {folder}")
         t0 = time.time()
