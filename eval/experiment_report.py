@@ -623,6 +623,7 @@ def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any])
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     folder.mkdir(parents=True, exist_ok=True)
     made: list[str] = []
@@ -683,6 +684,8 @@ def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any])
                 alpha=0.8,
                 label=label,
             )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(-2, 102)
     ax.set_xlabel("N (runs to choose from)")
     ax.set_ylabel("Pass@1 (%)")
     ax.set_title("Pass@1 against N (one line per seed)")

@@ -87,8 +87,16 @@ def _draws(value: float, spread: float, n: int = 400) -> np.ndarray:
 
 
 def test_goals_follow_the_intervals_of_the_gains():
-    points = {"base": 0.2, "lookahead": 0.35, "select": 0.4, "both": 0.45, "lookahead_const": 0.21,
-              "select_random": 0.2, "oracle_select": 0.5, "oracle_both": 0.6}  # fmt: skip
+    points = {
+        "base": 0.2,
+        "lookahead": 0.35,
+        "select": 0.4,
+        "both": 0.45,
+        "lookahead_const": 0.21,
+        "select_random": 0.2,
+        "oracle_select": 0.5,
+        "oracle_both": 0.6,
+    }
     draws = {k: _draws(v, 0.01) for k, v in points.items()}
     out = summarize(points, draws, 0.95)
     goals = {k: g["met"] for k, g in out["goals"].items()}
@@ -100,8 +108,11 @@ def test_goals_follow_the_intervals_of_the_gains():
         "control_equals_base": False,  # +0.01 with an interval of +-0.0 around it (paired draws)
     }
     assert out["gains"]["gap_closed"]["value"] == pytest.approx(2 / 3)
-    assert out["table"]["select"] == {"value": 0.4, "lo": pytest.approx(0.39, abs=1e-3),
-                                      "hi": pytest.approx(0.41, abs=1e-3)}  # fmt: skip
+    assert out["table"]["select"] == {
+        "value": 0.4,
+        "lo": pytest.approx(0.39, abs=1e-3),
+        "hi": pytest.approx(0.41, abs=1e-3),
+    }
 
 
 def test_no_gap_to_close_leaves_that_goal_undefined():

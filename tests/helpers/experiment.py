@@ -47,9 +47,17 @@ run:
 def experiment_command(config: Path, out: Path, *overrides: str) -> list[str]:
     """`swe-search experiment` with scripted:coin registered, as a command line."""
     return [
-        sys.executable, "-m", "tests.eval.coin_policy", "experiment",
-        "-c", str(config), "--out", str(out), "--no-progress", *overrides,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "tests.eval.coin_policy",
+        "experiment",
+        "-c",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+        *overrides,
+    ]
 
 
 def run_reduced_experiment(out: Path, *overrides: str, timeout: float = 900) -> dict[str, Any]:
