@@ -259,4 +259,8 @@ class ExperimentConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            raise ExperimentConfigError(f"invalid experiment config:\n{e}") from e
+            problems = [
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg'].removeprefix('Value error, ')}"
+                for err in e.errors()
+            ]
+            raise ExperimentConfigError(f"invalid experiment config ({path}): {'; '.join(problems)}") from e
