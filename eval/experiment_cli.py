@@ -78,7 +78,7 @@ def prepare_experiment(args: argparse.Namespace) -> Experiment:
 
 def print_table(report_md: Path, console: Console) -> None:
     """The paper-shaped table of experiment.json, and where the report is."""
-    from eval.experiment_report import fmt_cell, table_header, table_rows
+    from eval.experiment_render import fmt_cell, table_header, table_rows
 
     report = json.loads((report_md.parent / "experiment.json").read_text(encoding="utf-8"))
     table = Table(title="swe-search experiment: held-out Pass@1 % [95% interval]")

@@ -21,7 +21,8 @@ import pytest
 from eval.cli import main
 from eval.experiment import COMPLETE, PLAN, POOLS, phase_dir, pool_dir, resolve_splits
 from eval.experiment_config import ExperimentConfig
-from eval.experiment_report import CONTROLS, GAINS, TABLE, stable_view, table_rows, write_experiment_report
+from eval.experiment_render import CONTROLS, TABLE, table_rows
+from eval.experiment_report import GAINS, stable_view, write_experiment_report
 from tests.eval import coin_policy
 from tests.helpers.containers import labelled_containers
 from tests.helpers.experiment import (
