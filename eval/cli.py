@@ -3,6 +3,7 @@
     swe-search run [-c configs/run.yaml] [flags] [key.path=value ...]   solve, grade, report
     swe-search eval --predictions preds.jsonl --dataset DATASET         grade a predictions file
     swe-search report RUN_DIR                                           rewrite a run's report
+    swe-search experiment [-c configs/experiment.yaml] [key.path=value ...]  collect, train, evaluate, table
     swe-search images base|build ...  /  swe-search envs cleanup       (envs.cli)
     swe-search critic train|serve ...                                   (critic.cli)
 
@@ -265,6 +266,31 @@ def _add_report(sub: Any) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def _add_experiment(sub: Any) -> None:
+    from eval.experiment_cli import add_arguments
+
+    p = sub.add_parser(
+        "experiment",
+        help="collect rollouts, train a critic, evaluate base/lookahead/select/both on held-out tasks",
+        description="The paper's pipeline as one resumable command (docs/experiment.md): collect graded "
+        "rollouts on the train split, train the critic on them, evaluate every strategy on the held-out "
+        "split, and write experiment.md/.json and plots with bootstrap intervals. Each phase is skipped "
+        "once complete; rerunning the same command continues a killed experiment. Precedence: the config "
+        "file < flags < key.path=value overrides.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(p)
+    p.set_defaults(func=cmd_experiment)
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from eval import experiment_cli
+
+    with preflight():  # config, splits, policy, Docker: no container yet
+        experiment = experiment_cli.prepare_experiment(args)
+    return experiment_cli.run_and_print(experiment, Console(), EXIT_INTERRUPTED)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="swe-search",
@@ -275,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_eval(sub)
     _add_report(sub)
+    _add_experiment(sub)
     envs.cli.add_parsers(sub)
     critic.cli.add_parsers(sub)
     return parser

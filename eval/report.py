@@ -69,6 +69,12 @@ def _score(run: RunView, rule: str) -> float:
     return -math.inf if v is None or math.isnan(v) else float(v)
 
 
+def rank_key(run: RunView, index: int, rule: str = "final_q") -> tuple[bool, float, int]:
+    """search.select.choose's order (the largest key is chosen): preferred runs first, then the
+    highest score of the rule, then the lowest index."""
+    return (run.preferred, _score(run, rule), -index)
+
+
 def selected_resolved(runs: Sequence[RunView], subset: Sequence[int], rule: str = "final_q") -> float:
     """Probability that selection among runs[subset] picks a resolved run (0/1 except for `random`)."""
     if not subset:
@@ -76,7 +82,7 @@ def selected_resolved(runs: Sequence[RunView], subset: Sequence[int], rule: str 
     if rule == "random":
         pool = [i for i in subset if runs[i].preferred] or list(subset)
         return sum(runs[i].resolved for i in pool) / len(pool)
-    best = max(subset, key=lambda i: (runs[i].preferred, _score(runs[i], rule), -i))
+    best = max(subset, key=lambda i: rank_key(runs[i], i, rule))
     return float(runs[best].resolved)
 
 

@@ -1,0 +1,435 @@
+"""`swe-search experiment`: the paper's pipeline as one resumable command.
+
+For every seed S of `seeds` (a full replicate), in `out/seed-S/`:
+1. collect/    M rollouts per train task at temperature T, every one graded (strategy select,
+               n=M, rule random: a plain `swe-search run` folder, the critic's training data);
+2. train/      `critic train` on collect/ (+ `critic.data`): init/ (the tiny critic made from
+               scratch, when `critic.model: tiny`) and critic/ (checkpoint, metrics.json);
+3. evaluate/   three pools of R runs per held-out task, each a run folder:
+               base/      select n=R with the learned critic (every run single, with its final Q):
+                          base = the mean over runs; select@N, random@N and oracle@N over N-subsets;
+               lookahead/ lookahead+select n=R, K candidates: lookahead = the mean; both@N;
+               const/     the same with a constant critic (tie_break first): the control, = base;
+4. report      out/experiment.json, experiment.md and plots/ (eval.experiment_report).
+
+A phase folder holds `phase.json` (its plan, written when it starts) and `complete.json` (written
+last). A complete phase is skipped; an unfinished one is continued (the runner skips finished
+instances, critic train resumes between epochs); a plan that differs from the config is an
+error, never mixed. Inside an instance runs go one at a time (search.concurrency=1) so that a
+policy whose draws are counted per conversation state gives the same runs on every resume;
+instances run on `run.workers` threads.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from envs.engine import ensure_docker
+from envs.types import Task
+from eval import report as run_reports
+from eval.config import RunConfig
+from eval.experiment_config import TINY, ExperimentConfig, SplitRule
+from eval.runner import (
+    lock_folder,
+    make_policy_factory,
+    prepare,
+    run_batch,
+    select_tasks,
+    unlock_folder,
+    write_atomic,
+)
+
+PHASES = ("collect", "train", "evaluate")
+POOLS = ("base", "lookahead", "const")
+PLAN = "phase.json"
+COMPLETE = "complete.json"
+FREE_RUN_FIELDS = {"out", "run_id", "workers", "build_images", "retry_errors"}
+"""RunConfig fields that change no result: a phase may be continued with other values."""
+
+
+class ExperimentError(ValueError):
+    """The experiment cannot go on as configured (a phase folder of another config, a bad split)."""
+
+
+# ----------------------------------------------------------------------------- splits
+
+
+@dataclass
+class Splits:
+    """The train and held-out tasks (instance ids, sorted) and the datasets they come from."""
+
+    train_dataset: str
+    eval_dataset: str
+    train: list[str]
+    heldout: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "train_dataset": self.train_dataset,
+            "eval_dataset": self.eval_dataset,
+            "train": self.train,
+            "heldout": self.heldout,
+        }
+
+
+def library_of(instance_id: str) -> str:
+    """`testbed__intervals-3` -> `intervals`: the part between `__` and the last `-`."""
+    return instance_id.split("__", 1)[-1].rsplit("-", 1)[0]
+
+
+def _split_file(rule: SplitRule, dataset: str) -> Path:
+    path = Path(rule.file)
+    return path if path.is_absolute() else Path(dataset) / path
+
+
+def split_tasks(tasks: list[Task], rule: SplitRule, dataset: str) -> tuple[list[str], list[str]]:
+    """(train ids, held-out ids) of one dataset's tasks by `rule` (see SplitRule)."""
+    import re
+
+    train_of: Callable[[Task], bool]
+    held_of: Callable[[Task], bool] | None
+    if rule.kind == "file":
+        path = _split_file(rule, dataset)
+        if not path.is_file():
+            raise ExperimentError(f"split file {path} not found (split.file is relative to the dataset)")
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict) or not data.get("train"):
+            raise ExperimentError(f"{path} must hold `train: [library, ...]` and `heldout: [...]`")
+        train_libs, held_libs = set(data["train"]), set(data.get("heldout") or [])
+        if train_libs & held_libs:
+            raise ExperimentError(f"{path}: libraries in both splits: {sorted(train_libs & held_libs)}")
+        train_of = lambda t: library_of(t.instance_id) in train_libs  # noqa: E731
+        held_of = (lambda t: library_of(t.instance_id) in held_libs) if held_libs else None
+    elif rule.kind == "regex":
+        train_re = re.compile(str(rule.train))
+        held_re = re.compile(str(rule.heldout)) if rule.heldout else None
+        train_of = lambda t: bool(train_re.search(t.instance_id))  # noqa: E731
+        held_of = (lambda t: bool(held_re.search(t.instance_id))) if held_re else None
+    elif rule.kind == "ids":
+        train_ids, held_ids = set(rule.train or []), set(rule.heldout or [])
+        known = {t.instance_id for t in tasks}
+        missing = sorted((train_ids | held_ids) - known)
+        if missing:
+            raise ExperimentError(f"split ids not in {dataset}: {', '.join(missing)}")
+        train_of = lambda t: t.instance_id in train_ids  # noqa: E731
+        held_of = (lambda t: t.instance_id in held_ids) if held_ids else None
+    else:
+        field = str(rule.field)
+        train_vals, held_vals = {str(v) for v in rule.train or []}, {str(v) for v in rule.heldout or []}
+        train_of = lambda t: str(t.instance.get(field)) in train_vals  # noqa: E731
+        held_of = (lambda t: str(t.instance.get(field)) in held_vals) if held_vals else None
+    train = sorted(t.instance_id for t in tasks if train_of(t))
+    held = sorted(t.instance_id for t in tasks if (held_of(t) if held_of else not train_of(t)))
+    both = sorted(set(train) & set(held))
+    if both:
+        raise ExperimentError(f"tasks in both splits: {', '.join(both[:5])}{' ...' if len(both) > 5 else ''}")
+    return train, held
+
+
+def resolve_splits(config: ExperimentConfig) -> Splits:
+    """Load the dataset(s), apply the selections and the split; both splits must be non-empty."""
+
+    def load(dataset: str, sel: Any) -> list[Task]:
+        return select_tasks(dataset, sel.instances, sel.slice, sel.filter, sel.shuffle)
+
+    if config.dataset is not None:
+        assert config.split is not None
+        train_tasks = load(config.dataset, config.train_select)
+        held_tasks = load(config.dataset, config.eval_select)
+        train, _ = split_tasks(train_tasks, config.split, config.dataset)
+        _, held = split_tasks(held_tasks, config.split, config.dataset)
+    else:
+        train = sorted(t.instance_id for t in load(config.train_source, config.train_select))
+        held = sorted(t.instance_id for t in load(config.eval_source, config.eval_select))
+        if config.train_source == config.eval_source and set(train) & set(held):
+            raise ExperimentError("train_dataset and eval_dataset are the same and share tasks; use a split")
+    for name, ids in (("train", train), ("held-out", held)):
+        if not ids:
+            raise ExperimentError(f"the {name} split is empty (check the split rule and the selections)")
+    return Splits(config.train_source, config.eval_source, train, held)
+
+
+# ----------------------------------------------------------------------------- folders and configs
+
+
+def seed_dir(out: Path, seed: int) -> Path:
+    return Path(out) / f"seed-{seed}"
+
+
+def phase_dir(out: Path, seed: int, phase: str) -> Path:
+    return seed_dir(out, seed) / phase
+
+
+def pool_dir(out: Path, seed: int, pool: str) -> Path:
+    return phase_dir(out, seed, "evaluate") / pool
+
+
+def checkpoint_dir(out: Path, seed: int) -> Path:
+    """The trained critic of seed S (a checkpoint folder, `--critic PATH`)."""
+    return phase_dir(out, seed, "train") / "critic"
+
+
+def _run_config(
+    config: ExperimentConfig,
+    seed: int,
+    dataset: str,
+    ids: list[str],
+    out: Path,
+    critic: str | None,
+    search: dict[str, Any],
+) -> RunConfig:
+    """The `run` section with this phase's tasks, folder, critic and search settings (one run at a time)."""
+    run = config.run
+    policy = {**run.policy, **({"seed": seed} if config.seed_policy else {})}
+    data = run.model_dump(mode="json")
+    data.update(dataset=dataset, instances=ids, out=str(out), critic=critic, policy=policy)
+    data["search"] = {**data["search"], "concurrency": 1, "seed": seed, **search}
+    return RunConfig.model_validate(data)
+
+
+def collect_config(config: ExperimentConfig, splits: Splits, seed: int) -> RunConfig:
+    """Phase 1: M graded rollouts per train task, no critic (select n=M, rule random)."""
+    c = config.collect
+    search = {"strategy": "select", "n": c.m, "rule": "random", "temperature": c.temperature}
+    out = phase_dir(config.out, seed, "collect")
+    return _run_config(config, seed, splits.train_dataset, splits.train, out, None, search)
+
+
+POOL_SEARCH: dict[str, dict[str, Any]] = {
+    "base": {"strategy": "select"},
+    "lookahead": {"strategy": "lookahead+select"},
+    "const": {"strategy": "lookahead+select", "tie_break": "first"},
+}
+"""Each pool's strategy; all pools run R runs per task and select by final_q."""
+
+
+def pool_config(config: ExperimentConfig, splits: Splits, seed: int, pool: str) -> RunConfig:
+    """Phase 3: one pool of R runs per held-out task (see the module docstring)."""
+    if pool not in POOL_SEARCH:
+        raise ValueError(f"unknown pool {pool!r}; one of {POOLS}")
+    e = config.evaluate
+    search = {"n": e.repeats, "rule": "final_q", "temperature": e.temperature, **POOL_SEARCH[pool]}
+    if search["strategy"] != "select":
+        search["k"] = e.k
+    critic = f"const:{e.constant}" if pool == "const" else str(checkpoint_dir(config.out, seed).resolve())
+    out = pool_dir(config.out, seed, pool)
+    return _run_config(config, seed, splits.eval_dataset, splits.heldout, out, critic, search)
+
+
+def train_config(config: ExperimentConfig, seed: int) -> Any:
+    """Phase 2: critic.config.TrainConfig on collect/ plus `critic.data`, into train/critic."""
+    from critic.config import TrainConfig
+
+    folder = phase_dir(config.out, seed, "train")
+    model = str((folder / "init").resolve()) if config.critic.model == TINY else config.critic.model
+    data = [str(phase_dir(config.out, seed, "collect").resolve()), *config.critic.data]
+    update = {"model": model, "data": data, "out_dir": str((folder / "critic").resolve()), "seed": seed}
+    return TrainConfig.model_validate({**config.critic.model_dump(), **update})
+
+
+def _fingerprint_run(rc: RunConfig) -> dict[str, Any]:
+    return {k: v for k, v in rc.public_dict().items() if k not in FREE_RUN_FIELDS}
+
+
+def _fingerprint_train(tc: Any) -> dict[str, Any]:
+    from critic.resume import FREE_FIELDS
+
+    return tc.model_dump(mode="json", exclude=FREE_FIELDS)
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _differences(saved: Any, now: Any, prefix: str = "") -> list[str]:
+    """Key paths where two plans differ."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        keys = sorted(saved.keys() | now.keys())
+        return [d for k in keys for d in _differences(saved.get(k), now.get(k), f"{prefix}{k}.")]
+    return [] if saved == now else [prefix.rstrip(".")]
+
+
+def check_plan(folder: Path, plan: dict[str, Any]) -> str:
+    """'complete', 'started' or 'new'; ExperimentError when the folder was made with another plan."""
+    for marker, state in ((folder / COMPLETE, "complete"), (folder / PLAN, "started")):
+        if marker.exists():
+            saved = json.loads(marker.read_text(encoding="utf-8")).get("plan")
+            diff = _differences(saved, _plain(plan))
+            if diff:
+                shown = ", ".join(diff[:6]) + (" ..." if len(diff) > 6 else "")
+                raise ExperimentError(
+                    f"{folder} was made with another config (differs in: {shown}); rerun with the "
+                    "config it was made with, or use another --out"
+                )
+            return state
+    return "new"
+
+
+# ----------------------------------------------------------------------------- the experiment
+
+
+class Experiment:
+    """A prepared experiment: config and splits checked; `run()` does the phases that are not done."""
+
+    def __init__(self, config: ExperimentConfig, console: Console | None = None, progress: bool = True):
+        self.config = config
+        self.out = Path(config.out)
+        self.console = console or Console(stderr=True)
+        self.progress = progress
+        self.splits = resolve_splits(config)
+        # a missing API key or an unknown model fails here, before any container starts
+        make_policy_factory(config.run.model, config.run.base_url, **config.run.policy)
+        ensure_docker()
+
+    def run(self) -> bool:
+        """Every seed's phases, then the report; False when interrupted (rerun to continue)."""
+        self.check_plans()
+        self.out.mkdir(parents=True, exist_ok=True)
+        lock_folder(self.out)
+        try:
+            write_atomic(
+                self.out / "experiment.yaml",
+                yaml.safe_dump(self.config.public_dict(), sort_keys=False, allow_unicode=True),
+            )
+            write_atomic(self.out / "splits.json", json.dumps(self.splits.as_dict(), indent=1))
+            for seed in self.config.seeds:
+                if not self.run_seed(seed):
+                    return False
+            from eval.experiment_report import write_experiment_report
+
+            write_experiment_report(self.out, self.config, self.splits)
+            return True
+        finally:
+            unlock_folder(self.out)
+
+    def run_seed(self, seed: int) -> bool:
+        """Collect, train, evaluate, each skipped when complete; False when interrupted."""
+        phases: list[tuple[str, Callable[[int], dict[str, Any]], Callable[[], bool]]] = [
+            (
+                "collect",
+                self._collect_plan,
+                lambda: self._batch(collect_config(self.config, self.splits, seed)),
+            ),
+            ("train", self._train_plan, lambda: self._train(seed)),
+            ("evaluate", self._evaluate_plan, lambda: self._evaluate(seed)),
+        ]
+        for name, plan, work in phases:
+            if not self.phase(phase_dir(self.out, seed, name), seed, plan(seed), work):
+                return False
+        return True
+
+    # -- plans (what a phase folder must have been made with)
+
+    def _collect_plan(self, seed: int) -> dict[str, Any]:
+        return {"run": _fingerprint_run(collect_config(self.config, self.splits, seed))}
+
+    def _train_plan(self, seed: int) -> dict[str, Any]:
+        tiny = self.config.tiny.model_dump() if self.config.critic.model == TINY else None
+        return {"critic": _fingerprint_train(train_config(self.config, seed)), "tiny": tiny}
+
+    def _evaluate_plan(self, seed: int) -> dict[str, Any]:
+        return {p: self._pool_plan(seed, p) for p in POOLS}
+
+    def _pool_plan(self, seed: int, pool: str) -> dict[str, Any]:
+        return {"run": _fingerprint_run(pool_config(self.config, self.splits, seed, pool))}
+
+    # -- phases
+
+    def plans(self, seed: int) -> dict[Path, dict[str, Any]]:
+        """Every phase and pool folder of `seed` with the plan it must have been made with."""
+        plans = {
+            phase_dir(self.out, seed, "collect"): self._collect_plan(seed),
+            phase_dir(self.out, seed, "train"): self._train_plan(seed),
+            phase_dir(self.out, seed, "evaluate"): self._evaluate_plan(seed),
+        }
+        for pool in POOLS:
+            plans[pool_dir(self.out, seed, pool)] = self._pool_plan(seed, pool)
+        return plans
+
+    def check_plans(self) -> None:
+        """Refuse, before anything runs, to continue a folder made with another config."""
+        for seed in self.config.seeds:
+            for folder, plan in self.plans(seed).items():
+                check_plan(folder, plan)
+
+    def phase(self, folder: Path, seed: int, plan: dict[str, Any], work: Callable[[], bool]) -> bool:
+        """Run `work` unless `folder` is complete; write complete.json last. False: interrupted."""
+        name = f"seed {seed} {folder.name}"
+        state = check_plan(folder, plan)
+        done, started = folder / COMPLETE, folder / PLAN
+        if state == "complete":
+            self.console.print(f"{name}: complete, skipped")
+            return True
+        if state == "started":
+            self.console.print(f"[bold]{name}[/]: continuing -> {folder}")
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            meta = {"phase": folder.name, "seed": seed, "plan": _plain(plan), "started_at": time.time()}
+            write_atomic(started, json.dumps(meta, indent=1))
+            self.console.print(f"[bold]{name}[/]: running -> {folder}")
+        t0 = time.time()
+        if not work():
+            return False
+        meta = json.loads(started.read_text(encoding="utf-8"))
+        meta.update(completed_at=time.time(), seconds=time.time() - t0)
+        write_atomic(done, json.dumps(meta, indent=1))
+        return True
+
+    def _batch(self, rc: RunConfig) -> bool:
+        """One run folder through the batch runner (finished instances are skipped)."""
+        batch = prepare(rc)
+        self.console.print(
+            f"  {len(batch.tasks)} task(s) x {rc.search.runs} run(s), strategy {rc.search.strategy}, "
+            f"critic {rc.critic or 'none'} -> {batch.out}"
+        )
+        finished = run_batch(batch, self.console, progress=self.progress)
+        run_reports.write_report(batch.out, expected=len(batch.tasks))
+        return finished
+
+    def _train(self, seed: int) -> bool:
+        from critic.errors import CriticSetupError
+        from critic.train import train
+
+        folder = phase_dir(self.out, seed, "train")
+        tc = train_config(self.config, seed)
+        if self.config.critic.model == TINY and not (folder / "init" / "config.json").exists():
+            from critic.model import make_tiny_critic
+
+            tmp = folder / "init.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            make_tiny_critic(tmp, seed=seed, hidden=self.config.tiny.hidden, layers=self.config.tiny.layers)
+            tmp.rename(folder / "init")
+        metrics = Path(tc.out_dir) / "metrics.json"
+        if metrics.exists() and json.loads(metrics.read_text())["config"] == tc.model_dump():
+            return True  # trained; the kill came before complete.json
+        try:
+            train(tc, console=self.console)
+        except CriticSetupError as e:
+            raise ExperimentError(f"{folder}: critic train failed: {e}") from e
+        return True
+
+    def _evaluate(self, seed: int) -> bool:
+        for pool in POOLS:
+            rc = pool_config(self.config, self.splits, seed, pool)
+            if not self.phase(
+                pool_dir(self.out, seed, pool),
+                seed,
+                {"run": _fingerprint_run(rc)},
+                lambda rc=rc: self._batch(rc),
+            ):
+                return False
+        return True
+
+
+def run_experiment(config: ExperimentConfig, console: Console | None = None, progress: bool = True) -> bool:
+    """Prepare and run; True when every phase and the report are done."""
+    return Experiment(config, console, progress).run()

@@ -1,0 +1,110 @@
+"""The flags of `swe-search experiment` (registered in eval/cli.py) and what the command prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from eval.experiment import Experiment, ExperimentError
+from eval.experiment_config import DEFAULT_EXPERIMENT_YAML, ExperimentConfig
+
+FLAG_KEYS = {
+    "out": "out",
+    "model": "run.model",
+    "base_url": "run.base_url",
+    "workers": "run.workers",
+    "seeds": "seeds",
+}
+"""flag dest -> ExperimentConfig key path."""
+
+EXAMPLES = """\
+examples:
+  swe-search experiment                                         # configs/experiment.yaml
+  swe-search experiment --out runs/exp seeds=[0,1,2] evaluate.repeats=8 collect.m=8
+  swe-search experiment --model qwen72b --base-url http://gpu-box:8000/v1 \\
+      train_dataset=path/to/task-repo eval_dataset=verified dataset=null split=null \\
+      critic.model=Qwen/Qwen2.5-7B-Instruct critic.lr=2e-6 --workers 8
+
+Folder: seed-<S>/{collect,train,evaluate/{base,lookahead,const}}/ (complete.json marks a finished
+phase), experiment.json, experiment.md, plots/. Rerun the same command to continue after a kill.
+Exit codes: 0 done, 2 bad usage / failed pre-flight check, 130 interrupted (rerun to continue).
+"""
+
+
+def _seeds(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes integers, e.g. 0,1,2 (got {value!r})") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = EXAMPLES
+    p.add_argument(
+        "-c", "--config", type=Path, help=f"YAML experiment config (default: {DEFAULT_EXPERIMENT_YAML})"
+    )
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="key.path=value",
+        help="config overrides, e.g. collect.m=8 evaluate.k=4 critic.epochs=2 run.agent.step_limit=30",
+    )
+    p.add_argument("-o", "--out", type=Path, help="experiment folder (default: out in the config)")
+    p.add_argument("--model", help="policy for every phase (run.model): an alias, scripted:NAME, ...")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint of the policy (run.base_url)")
+    p.add_argument("-w", "--workers", type=int, help="instances at the same time (run.workers)")
+    p.add_argument("--seeds", type=_seeds, help="replicates, e.g. 0,1,2 (seeds)")
+    p.add_argument("--no-progress", action="store_true", help="no live progress display")
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The effective ExperimentConfig: file, then flags, then overrides."""
+    flags: dict[str, Any] = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
+    if flags["out"] is not None:
+        flags["out"] = str(flags["out"])
+    return ExperimentConfig.load(args.config, flags, list(args.overrides))
+
+
+def prepare_experiment(args: argparse.Namespace) -> Experiment:
+    """Config, splits, policy and Docker checked; nothing started."""
+    return Experiment(config_from_args(args), Console(stderr=True), progress=not args.no_progress)
+
+
+def print_table(report_md: Path, console: Console) -> None:
+    """The paper-shaped table of experiment.json, and where the report is."""
+    from eval.experiment_render import fmt_cell, table_header, table_rows
+
+    report = json.loads((report_md.parent / "experiment.json").read_text(encoding="utf-8"))
+    table = Table(title="swe-search experiment: held-out Pass@1 % [95% interval]")
+    for name in table_header(report):
+        table.add_column(name)
+    for row in table_rows(report):
+        table.add_row(*row)
+    console.print(table)
+    for key, res in report["results"].items():
+        g = res["gains"]
+        console.print(
+            f"seed {key}: lookahead - base {fmt_cell(g['lookahead_minus_base'], True)}, select - base "
+            f"{fmt_cell(g['select_minus_base'], True)}, control - base {fmt_cell(g['control_minus_base'], True)}"
+        )
+    console.print(f"report: {report_md}")
+
+
+def run_and_print(experiment: Experiment, console: Console, exit_interrupted: int) -> int:
+    """Run the phases that are not complete; print the table. Exit code 0, 2 or `exit_interrupted`."""
+    try:
+        finished = experiment.run()
+    except ExperimentError as e:
+        print(f"swe-search experiment: error: {e}", file=sys.stderr)
+        return 2
+    if not finished:
+        experiment.console.print("interrupted: rerun the same command to continue where it stopped")
+        return exit_interrupted
+    print_table(experiment.out / "experiment.md", console)
+    return 0

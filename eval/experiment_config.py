@@ -1,0 +1,266 @@
+"""The configuration of `swe-search experiment`, read from YAML (configs/experiment.yaml).
+
+Resolution order, later wins: the YAML file (or configs/experiment.yaml), the CLI flags, then
+`key.path=value` overrides, through eval.config's loader (so `extends:` works here too). The
+`run` section is a `swe-search run` config (eval.config.RunConfig) laid over configs/run.yaml: it
+holds the policy, agent limits, containers and timeouts shared by every phase; the experiment sets
+each phase's dataset, instances, search strategy, critic and run folder itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from critic.config import TrainConfig
+from eval.config import (
+    DEFAULT_RUN_YAML,
+    RunConfig,
+    RunConfigError,
+    deep_merge,
+    parse_override,
+    read_config_file,
+    redact,
+    set_path,
+)
+
+DEFAULT_EXPERIMENT_YAML = DEFAULT_RUN_YAML.parent / "experiment.yaml"
+TINY = "tiny"
+"""`critic.model: tiny` trains a tiny random Qwen2 critic from scratch (critic.model.make_tiny_critic)."""
+
+RUN_FIELDS_SET_PER_PHASE = ("dataset", "instances", "slice", "filter", "shuffle", "shard", "out", "run_id")
+"""RunConfig fields the experiment sets for every phase; a value given in the `run` section is an error."""
+
+
+class ExperimentConfigError(RunConfigError):
+    """The experiment configuration is malformed (a bad file, override, value or split)."""
+
+
+class Selection(BaseModel):
+    """Which tasks of a dataset to use (eval.runner.select_tasks), before the split is applied."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instances: list[str] | None = Field(None, description="Only these instance ids (None: all).")
+    slice: str | None = Field(None, description="Python slice of the task list, e.g. '0:50'.")
+    filter: str | None = Field(None, description="Regular expression that instance ids must match.")
+    shuffle: int | None = Field(None, description="Shuffle the tasks with this seed before slicing.")
+
+
+class SplitRule(BaseModel):
+    """How one dataset is cut into a train and a held-out split.
+
+    kind `file`: a YAML file `{train: [lib, ...], heldout: [lib, ...]}` naming libraries, where an
+    instance id `<prefix>__<lib>-<n>` belongs to library `<lib>` (examples/testbed/split.yaml);
+    `split: split.yaml` is short for `{kind: file, file: split.yaml}`. kind `regex`: `train` and
+    `heldout` are regular expressions searched in the instance ids. kind `ids`: lists of instance
+    ids. kind `field`: lists of values of the instance field `field` (e.g. repo). In every kind an
+    empty `heldout` means "every task not in train"; a task in both splits is an error.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["file", "regex", "ids", "field"] = Field(
+        "file", description="file (split.yaml of libraries) | regex | ids | field."
+    )
+    file: str = Field(
+        "split.yaml",
+        description="kind file: the split file, relative to the dataset folder (or absolute).",
+    )
+    field: str | None = Field(None, description="kind field: the instance field whose value decides.")
+    train: str | list[str] | None = Field(
+        None, description="kind regex: a regex; ids: instance ids; field: field values. Unused for file."
+    )
+    heldout: str | list[str] | None = Field(
+        None, description="Like `train`, for the held-out split; empty: every task not in train."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_shorthand(cls, data: Any) -> Any:
+        return {"kind": "file", "file": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _check(self) -> SplitRule:
+        if self.kind != "file" and not self.train:
+            raise ValueError(f"split kind {self.kind!r} needs `train`")
+        if self.kind == "regex" and not all(isinstance(v, str) for v in (self.train, self.heldout or "")):
+            raise ValueError("split kind regex takes a regular expression (a string) for train/heldout")
+        if self.kind in ("ids", "field"):
+            for name in ("train", "heldout"):
+                value = getattr(self, name)
+                if isinstance(value, str):
+                    setattr(self, name, [value])
+        if self.kind == "field" and not self.field:
+            raise ValueError("split kind field needs `field` (an instance field name)")
+        return self
+
+
+class CollectConfig(BaseModel):
+    """Phase 1: the critic's training data, rollouts of the policy on the train split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    m: int = Field(4, ge=1, description="Rollouts per train task (M), each graded.")
+    temperature: float = Field(1.0, ge=0.0, description="Sampling temperature of the rollouts (T).")
+
+
+class TinyCriticConfig(BaseModel):
+    """The shape of the tiny critic trained from scratch when `critic.model` is `tiny`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: int = Field(64, ge=8, description="Hidden size of the tiny Qwen2 backbone.")
+    layers: int = Field(2, ge=1, description="Decoder layers of the tiny Qwen2 backbone.")
+
+
+class EvaluateConfig(BaseModel):
+    """Phase 3: three pools of R runs per held-out task, from which every strategy is read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    repeats: int = Field(
+        4, ge=1, description="R: runs per held-out task in each pool (base, lookahead, constant critic)."
+    )
+    n: int = Field(4, ge=1, description="N of select and lookahead+select in the table (at most `repeats`).")
+    k: int = Field(4, ge=1, description="K: lookahead candidates per step.")
+    temperature: float = Field(
+        0.9, ge=0.0, description="Sampling temperature of single runs and of lookahead candidates."
+    )
+    constant: float = Field(0.5, description="Q of the constant critic of the control (`const:V`).")
+
+
+class ReportConfig(BaseModel):
+    """Phase 4: statistics of the report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap_samples: int = Field(2000, ge=10, description="Bootstrap resamples (over tasks and repeats).")
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
+    seed: int = Field(0, description="Seed of the bootstrap.")
+
+
+class ExperimentConfig(BaseModel):
+    """Everything `swe-search experiment` needs: the splits, the policy, and each phase's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Field(Path("runs/experiment"), description="Experiment folder (one subfolder per seed).")
+    dataset: str | None = Field(
+        None, description="One dataset cut by `split` (a swebench task repo, a file, or an HF id)."
+    )
+    train_dataset: str | None = Field(
+        None, description="The train split's own dataset (with `eval_dataset`, instead of `dataset`)."
+    )
+    eval_dataset: str | None = Field(
+        None, description="The held-out split's own dataset, e.g. verified (with `train_dataset`)."
+    )
+    split: SplitRule | None = Field(None, description="How `dataset` is cut; see SplitRule.")
+    train_select: Selection = Field(
+        default_factory=Selection, description="Tasks of the train dataset to use (before the split)."
+    )
+    eval_select: Selection = Field(
+        default_factory=Selection, description="Tasks of the held-out dataset to use (before the split)."
+    )
+    seeds: list[int] = Field(
+        default_factory=lambda: [0],
+        min_length=1,
+        description="Replicates: each seed is a full experiment (collect, train, evaluate) in seed-<S>/, "
+        "with its own policy seed, critic seed and selection seed; the report shows every one.",
+    )
+    seed_policy: bool = Field(
+        True, description="Pass the replicate's seed to the policy as `policy.seed` (run.policy)."
+    )
+    collect: CollectConfig = Field(default_factory=CollectConfig, description="Phase 1 settings.")
+    critic: TrainConfig = Field(
+        default_factory=TrainConfig,
+        description="Phase 2: `swe-search critic train` settings (critic.config.TrainConfig). `model: tiny` "
+        "trains a tiny critic from scratch; `data` adds sources (e.g. a nebius export) to the collected "
+        "runs; `out_dir` and `seed` are set by the experiment.",
+    )
+    tiny: TinyCriticConfig = Field(
+        default_factory=TinyCriticConfig, description="Shape of the tiny critic (`critic.model: tiny`)."
+    )
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Phase 3 settings.")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Phase 4 settings.")
+    run: RunConfig = Field(
+        default_factory=RunConfig,
+        description="The `swe-search run` config every phase starts from (model, policy, agent, "
+        "containers, timeouts, workers), over configs/run.yaml.",
+    )
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentConfig:
+        two = self.train_dataset is not None or self.eval_dataset is not None
+        if two and (self.train_dataset is None or self.eval_dataset is None):
+            raise ValueError("give both train_dataset and eval_dataset, or one `dataset` with a `split`")
+        if two and (self.dataset is not None or self.split is not None):
+            raise ValueError(
+                "train_dataset/eval_dataset replace `dataset` and `split`; give one or the other"
+            )
+        if not two and (self.dataset is None or self.split is None):
+            raise ValueError("give `dataset` with a `split` rule, or train_dataset and eval_dataset")
+        if self.evaluate.n > self.evaluate.repeats:
+            raise ValueError(f"evaluate.n ({self.evaluate.n}) must not exceed evaluate.repeats")
+        defaults = RunConfig()
+        for name in RUN_FIELDS_SET_PER_PHASE:
+            if getattr(self.run, name) != getattr(defaults, name):
+                raise ValueError(f"run.{name} is set by the experiment for each phase; leave it unset")
+        if self.run.critic is not None:
+            raise ValueError("run.critic is set by the experiment (the trained critic); leave it unset")
+        if "out_dir" in self.critic.model_fields_set:
+            raise ValueError("critic.out_dir is set by the experiment (seed-<S>/train/critic)")
+        return self
+
+    @property
+    def train_source(self) -> str:
+        return self.train_dataset or self.dataset or ""
+
+    @property
+    def eval_source(self) -> str:
+        return self.eval_dataset or self.dataset or ""
+
+    def public_dict(self) -> dict[str, Any]:
+        """The effective config as plain data, secrets redacted, without the output folder."""
+        return redact(self.model_dump(mode="json", exclude={"out"}))
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str | None = None,
+        flags: dict[str, Any] | None = None,
+        overrides: list[str] | None = None,
+    ) -> ExperimentConfig:
+        """Read `path` (configs/experiment.yaml by default), then apply flags and key.path=value overrides."""
+        path = Path(path) if path else DEFAULT_EXPERIMENT_YAML
+        try:
+            data = read_config_file(path)
+            run = data.get("run") or {}
+            if isinstance(run, str):  # a run config file, relative to this one
+                run_path = Path(run) if Path(run).is_absolute() else path.parent / run
+                run = read_config_file(run_path)
+            data["run"] = deep_merge(read_config_file(DEFAULT_RUN_YAML), run)
+            for key, value in (flags or {}).items():
+                if value is not None:
+                    set_path(data, key, value)
+            for item in overrides or []:
+                set_path(data, *parse_override(item))
+        except RunConfigError as e:
+            raise ExperimentConfigError(str(e)) from e
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            problems = [
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg'].removeprefix('Value error, ')}"
+                for err in e.errors()
+            ]
+            raise ExperimentConfigError(f"invalid experiment config ({path}): {'; '.join(problems)}") from e

@@ -1,0 +1,356 @@
+"""How experiment.json reads to a person: experiment.md, the printed table and the plots.
+
+`render_markdown(report)` and `write_plots(folder, report, plot_data)` take experiment.json's
+content (eval.experiment_report); `table_header`/`table_rows` are the paper-shaped table that
+`swe-search experiment` prints at the end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eval.report import _table
+
+TABLE = ("base", "lookahead", "select", "both")
+"""The paper's columns."""
+CONTROLS = ("lookahead_const", "select_random", "oracle_select", "oracle_both")
+
+
+def _pct(x: float | None, signed: bool = False) -> str:
+    if x is None:
+        return "n/a"
+    return f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}"
+
+
+def fmt_cell(cell: dict[str, Any], signed: bool = False) -> str:
+    """'41.7 [35.0, 48.3]' (percent, with the interval)."""
+    if cell["value"] is None:
+        return "n/a"
+    return f"{_pct(cell['value'], signed)} [{_pct(cell['lo'], signed)}, {_pct(cell['hi'], signed)}]"
+
+
+def _rows(report: dict[str, Any]) -> list[str]:
+    """Result keys in order: every seed, then pooled."""
+    return [k for k in report["results"] if k != "pooled"] + (
+        ["pooled"] if "pooled" in report["results"] else []
+    )
+
+
+def table_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
+    """(policy, seed, base, lookahead, select, both) rows, the paper's table (printed by the command)."""
+    return [
+        (report["policy"], key, *(fmt_cell(report["results"][key]["table"][c]) for c in TABLE))
+        for key in _rows(report)
+    ]
+
+
+def table_header(report: dict[str, Any]) -> list[str]:
+    s = report["settings"]
+    return [
+        "policy",
+        "seed",
+        f"base (mean of {s['repeats']})",
+        f"lookahead (K={s['k']})",
+        f"select (N={s['n']})",
+        f"both (K={s['k']}, N={s['n']})",
+    ]
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """experiment.md: the table, controls, gains, goals, selection curve, critic, cost, Q, runs, plots."""
+    s, sp = report["settings"], report["splits"]
+    conf = f"{100 * s['confidence']:.0f}%"
+    lines = [
+        "# swe-search experiment",
+        "",
+        f"Policy `{report['policy']}`; seeds {report['seeds']}; train: {len(sp['train'])} task(s) of "
+        f"`{sp['train_dataset']}` x M={s['m']} rollouts at T={s['collect_temperature']}; held-out: "
+        f"{len(sp['heldout'])} task(s) of `{sp['eval_dataset']}`, R={s['repeats']} runs per task and pool at "
+        f"T={s['temperature']}. Pass@1 in %, with {conf} bootstrap intervals over tasks and repeats "
+        f"({s['bootstrap_samples']} resamples, seed {s['bootstrap_seed']}). Generated {report['generated_at']}.",
+        "",
+        "## Pass@1 on the held-out split",
+        "",
+        *_table(table_header(report), table_rows(report)),
+        "",
+        "## Controls",
+        "",
+        "The constant critic (lookahead with Q = const, ties to the first sample) must equal base; select "
+        "with the random rule shows what selection gets without a critic; oracle@N is the best it can get.",
+        "",
+    ]
+    rows = [
+        (key, *(fmt_cell(report["results"][key]["controls"][c]) for c in CONTROLS)) for key in _rows(report)
+    ]
+    lines += _table(
+        [
+            "seed",
+            f"lookahead, const:{s['constant']}",
+            f"select random (N={s['n']})",
+            f"oracle@{s['n']} (single runs)",
+            f"oracle@{s['n']} (lookahead runs)",
+        ],
+        rows,
+    )
+    lines += ["", "## Gains", ""]
+    rows = []
+    for key in _rows(report):
+        g = report["results"][key]["gains"]
+        gap = g["gap_closed"]
+        rows.append(
+            (
+                key,
+                *(
+                    fmt_cell(g[c], signed=True)
+                    for c in (
+                        "lookahead_minus_base",
+                        "select_minus_base",
+                        "both_minus_best",
+                        "control_minus_base",
+                    )
+                ),
+                "n/a" if gap["value"] is None else fmt_cell(gap),
+            )
+        )
+    lines += _table(
+        [
+            "seed",
+            "lookahead - base",
+            "select - base",
+            "both - max(lookahead, select)",
+            "control - base",
+            "oracle gap closed by select (%)",
+        ],
+        rows,
+    )
+    lines += ["", "## Goals (issue 14)", ""]
+    goal_keys = list(report["results"][_rows(report)[0]]["goals"])
+    rows = [
+        (
+            report["results"][_rows(report)[0]]["goals"][g]["rule"],
+            *(_yes(report["results"][k]["goals"][g]["met"]) for k in _rows(report)),
+        )
+        for g in goal_keys
+    ]
+    lines += _table(["goal", *[f"seed {k}" if k != "pooled" else "pooled" for k in _rows(report)]], rows)
+    for seed in [k for k in _rows(report) if k != "pooled"]:
+        res = report["results"][seed]
+        lines += ["", f"## Seed {seed}", "", "### Selection: Pass@1 against N", ""]
+        rows = [
+            (
+                c["n"],
+                _pct(c["critic"]),
+                _pct(c["random"]),
+                _pct(c["oracle"]),
+                _pct(c["mean"]),
+                _pct(c["both"]),
+            )
+            for c in res["curve"]
+        ]
+        lines += _table(["N", "critic", "random rule", "oracle", "mean single run", "both (critic)"], rows)
+        crit = res["critic"]
+        lines += ["", "### Critic", ""]
+        rows = [
+            ("train split, held-out instances (critic train)", *_metric_cells(crit["train"])),
+            ("held-out split, base runs' final Q", *_metric_cells(crit["heldout"])),
+        ]
+        lines += _table(["data", "n", "positives", "AUC", "Brier"], rows)
+        cal = crit["heldout"].get("calibration") or []
+        if cal:
+            lines += ["", "Calibration of the final Q on the held-out split:", ""]
+            lines += _table(
+                ["bin", "count", "mean Q", "resolved"],
+                [
+                    (
+                        f"[{b['lo']:.1f}, {b['hi']:.1f})",
+                        b["count"],
+                        f"{b['mean_value']:.3f}",
+                        f"{b['success_rate']:.3f}",
+                    )
+                    for b in cal
+                ],
+            )
+        lines += ["", "### Cost per instance", ""]
+        rows = [
+            (
+                name,
+                f"{c['runs']:.0f}",
+                f"{c['policy_calls']:.1f}",
+                f"{c['policy_samples']:.1f}",
+                f"{c['policy_tokens']:.0f}",
+                f"${c['cost_usd']:.4f}",
+                f"{c['critic_calls']:.1f}",
+                f"{c['wall_time']:.1f}s",
+            )
+            for name, c in res["cost"]["per_instance"].items()
+        ]
+        lines += _table(
+            [
+                "strategy",
+                "runs",
+                "policy calls",
+                "samples",
+                "tokens",
+                "cost",
+                "critic calls",
+                "wall time (runs in sequence)",
+            ],
+            rows,
+        )
+        q = res["q_by_step"]
+        lines += ["", "### Q along the steps (lookahead runs)", ""]
+        if q:
+            by = q["q_by_step"]
+            steps = max((len(v) for v in by.values()), default=0)
+
+            lines += _table(
+                ["step", "resolved: mean Q (runs)", "unresolved: mean Q (runs)"],
+                [(t, _q_cell(by, "resolved", t), _q_cell(by, "unresolved", t)) for t in range(steps)],
+            )
+            drift = q["q_drift"]
+            lines += [
+                "",
+                "Drift of the chosen Q from the first to the last step: resolved "
+                f"{_signed(drift['resolved'])}, unresolved {_signed(drift['unresolved'])} (value hacking "
+                "shows as unresolved runs climbing like resolved ones).",
+            ]
+        else:
+            lines += ["No candidate carried a Q (no step had two distinct valid candidates)."]
+        lines += ["", "### Runs", ""]
+        rows = [
+            (
+                name,
+                c["instances"],
+                c["instance_errors"],
+                c["runs"],
+                c["resolved_runs"],
+                ", ".join(f"{k} {v}" for k, v in c["by_grade_status"].items()),
+            )
+            for name, c in res["runs"].items()
+        ]
+        lines += _table(["folder", "instances", "errors", "runs", "resolved runs", "grades"], rows)
+    if report.get("plots"):
+        lines += ["", "## Plots", "", *[f"![{Path(p).stem}]({p})" for p in report["plots"]]]
+    return "\n".join(lines) + "\n"
+
+
+def _metric_cells(m: dict[str, Any]) -> tuple[str, ...]:
+    def f(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    return (str(m.get("n", 0)), str(m.get("positives", "n/a")), f(m.get("auc")), f(m.get("brier")))
+
+
+def _q_cell(by_step: dict[str, list[dict[str, Any]]], group: str, t: int) -> str:
+    rows = by_step.get(group) or []
+    return f"{rows[t]['mean']:.3f} ({rows[t]['count']})" if t < len(rows) else ""
+
+
+def _yes(met: bool | None) -> str:
+    return "n/a" if met is None else ("yes" if met else "no")
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.3f}"
+
+
+def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any]) -> list[str]:
+    """PNG plots (matplotlib, Agg): the table with intervals, Pass@1 vs N, Q along the steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made: list[str] = []
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=100)
+        plt.close(fig)
+        made.append(f"plots/{name}")
+
+    keys = _rows(report)
+    cols = [*TABLE, "lookahead_const", "select_random", "oracle_select"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(keys)
+    for j, key in enumerate(keys):
+        res = report["results"][key]
+        cells = [{**res["table"], **res["controls"]}[c] for c in cols]
+        vals = [100 * (c["value"] or 0) for c in cells]
+        err = [
+            [
+                100 * max(0.0, (c["value"] or 0) - (c["lo"] if c["lo"] is not None else c["value"] or 0))
+                for c in cells
+            ],
+            [
+                100 * max(0.0, (c["hi"] if c["hi"] is not None else c["value"] or 0) - (c["value"] or 0))
+                for c in cells
+            ],
+        ]
+        xs = [i + j * width for i in range(len(cols))]
+        ax.bar(xs, vals, width, yerr=err, capsize=3, label=f"seed {key}" if key != "pooled" else "pooled")
+    ax.set_xticks([i + width * (len(keys) - 1) / 2 for i in range(len(cols))])
+    ax.set_xticklabels(["base", "lookahead", "select", "both", "const critic", "random sel.", "oracle"])
+    ax.set_ylabel("Pass@1 (%)")
+    ax.set_title(f"Held-out Pass@1, {100 * report['settings']['confidence']:.0f}% intervals")
+    ax.legend()
+    save(fig, "pass_at_1.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    styles = {"critic": "tab:blue", "random": "tab:orange", "oracle": "tab:green", "both": "tab:purple"}
+    for seed, data in plot_data.items():
+        curve = data["curve"]
+        for key, color in styles.items():
+            label = (
+                {
+                    "critic": "select (critic)",
+                    "random": "select (random rule)",
+                    "oracle": "oracle",
+                    "both": "both (critic)",
+                }[key]
+                if seed == next(iter(plot_data))
+                else None
+            )
+            ax.plot(
+                [c["n"] for c in curve],
+                [100 * c[key] for c in curve],
+                marker="o",
+                color=color,
+                alpha=0.8,
+                label=label,
+            )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("N (runs to choose from)")
+    ax.set_ylabel("Pass@1 (%)")
+    ax.set_title("Pass@1 against N (one line per seed)")
+    ax.legend()
+    save(fig, "selection_curve.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = False
+    for seed, data in plot_data.items():
+        series = data["q_series"] or {}
+        for group, color in (("resolved", "tab:green"), ("unresolved", "tab:red")):
+            for s in series.get(group, []):
+                ax.plot(range(len(s)), s, color=color, alpha=0.2, linewidth=0.8)
+                drawn = True
+            means = ((report["results"][seed]["q_by_step"] or {}).get("q_by_step") or {}).get(group, [])
+            if means:
+                ax.plot(
+                    [m["step"] for m in means],
+                    [m["mean"] for m in means],
+                    color=color,
+                    linewidth=2,
+                    label=f"{group} (seed {seed})",
+                )
+    ax.set_xlabel("step")
+    ax.set_ylabel("chosen Q")
+    ax.set_title("Q along the steps of lookahead runs")
+    if drawn:
+        ax.legend()
+    save(fig, "q_by_step.png")
+    return made

@@ -1,0 +1,375 @@
+"""The experiment's report: experiment.json, experiment.md and plots/ in the experiment folder.
+
+Read from the phase folders of every seed (eval.experiment): the pools' finished instances
+(instances/*/done.json), their trajectories, and the critic's metrics.json. experiment.json
+(`schema_version` 1):
+- `splits`, `seeds`, `policy`, `settings` (M, T, R, K, N, ...), `config` (the effective config);
+- `results[<seed>]` for every seed run, and `results["pooled"]` (the mean over seeds, bootstrap
+  draws shared) when there are several. Each holds:
+  - `table`: base | lookahead | select | both, each `{value, lo, hi}` (95% bootstrap interval over
+    tasks and repeats, eval.bootstrap);
+  - `controls`: lookahead with the constant critic, select with the random rule, oracle@N of each pool;
+  - `gains`: lookahead - base, select - base, both - max(lookahead, select), the share of the
+    mean -> oracle gap that select closes, control - base, random - base;
+  - `goals`: each goal of issue 14, `met` true/false (null: undefined), with its rule;
+  - per seed only: `curve` (Pass@1 vs n for select: critic, random rule, oracle; and both),
+    `critic` (`train`: held-out metrics of `critic train`; `heldout`: AUC/Brier of the base pool's
+    final Q against resolved on the held-out split), `cost` (per instance, by strategy),
+    `q_by_step` (eval.report.lookahead_stats of the lookahead pool), `runs` (counts per folder);
+- `timing`: wall seconds of each phase (varies between runs; see VOLATILE_KEYS).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.bootstrap import Bootstrap, TaskRuns, interval
+from eval.experiment import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, pool_dir
+from eval.experiment_config import ExperimentConfig
+from eval.experiment_render import CONTROLS, TABLE, render_markdown, write_plots
+from eval.report import RunView, lookahead_stats, selection_curve
+from eval.runner import RunRecord, load_records, write_atomic
+
+EXPERIMENT_SCHEMA_VERSION = 1
+VOLATILE_KEYS = frozenset({"generated_at", "folder", "timing", "wall_time", "seconds"})
+"""Keys whose values differ between two runs of the same experiment (times, paths): `stable_view` drops them."""
+GAINS = (
+    "lookahead_minus_base",
+    "select_minus_base",
+    "both_minus_best",
+    "gap_closed",
+    "control_minus_base",
+    "random_minus_base",
+)
+
+
+def stable_view(value: Any) -> Any:
+    """`value` without VOLATILE_KEYS at any depth (to compare two experiments)."""
+    if isinstance(value, dict):
+        return {k: stable_view(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [stable_view(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------- reading the folders
+
+
+def load_pool(folder: Path, ids: list[str]) -> tuple[list[list[RunRecord]], list[Any]]:
+    """Every held-out task's runs (empty when the instance failed) and (trajectory, run) pairs."""
+    records = load_records(folder)
+    runs = [list(records[i].runs) if i in records else [] for i in ids]
+    trajectories = []
+    for rec_runs in runs:
+        for run in rec_runs:
+            if run.trajectory and (folder / run.trajectory).is_file():
+                trajectories.append((json.loads((folder / run.trajectory).read_text(encoding="utf-8")), run))
+    return runs, trajectories
+
+
+def run_counts(folder: Path) -> dict[str, Any]:
+    """Instances, runs, resolved runs and grade statuses of one run folder."""
+    records = load_records(folder)
+    runs = [r for rec in records.values() for r in rec.runs]
+    return {
+        "instances": len(records),
+        "instance_errors": sum(rec.status != "ok" for rec in records.values()),
+        "runs": len(runs),
+        "resolved_runs": sum(r.resolved for r in runs),
+        "by_grade_status": dict(sorted(Counter(r.grade_status for r in runs).items())),
+    }
+
+
+def run_cost(traj: dict[str, Any], run: RunRecord) -> dict[str, float]:
+    """One run's policy calls (one `sample` per step), samples, tokens, USD, critic calls, wall time."""
+    steps = traj.get("steps", [])
+    stats = traj.get("stats", {})
+    samples = sum(sum(c.get("count", 1) for c in s.get("candidates") or [{}]) for s in steps)
+    step_calls = sum(s.get("critic_calls", 0) for s in steps)
+    last = steps[-1] if steps else {}
+    cands = last.get("candidates") or []
+    recorded = cands[last.get("chosen_index", 0)].get("q") if cands else None
+    final_scoring = int(run.final_q is not None and recorded is None)
+    return {
+        "policy_calls": float(len(steps)),
+        "policy_samples": float(samples),
+        "policy_tokens": float(stats.get("prompt_tokens", 0) + stats.get("completion_tokens", 0)),
+        "cost_usd": float(stats.get("cost", 0.0)),
+        "critic_calls": float(step_calls + final_scoring),
+        "final_scoring_calls": float(final_scoring),
+        "wall_time": float(stats.get("wall_time", 0.0)),
+    }
+
+
+def _mean_cost(pairs: list[Any]) -> dict[str, float]:
+    costs = [run_cost(t, r) for t, r in pairs]
+    keys = (
+        "policy_calls",
+        "policy_samples",
+        "policy_tokens",
+        "cost_usd",
+        "critic_calls",
+        "final_scoring_calls",
+        "wall_time",
+    )
+    return {k: statistics.fmean(c[k] for c in costs) if costs else 0.0 for k in keys}
+
+
+def strategy_costs(per_run: dict[str, dict[str, float]], n: int) -> dict[str, dict[str, float]]:
+    """Cost per instance of each strategy from the pools' per-run means (wall time: runs one after another).
+
+    base: one run of the base pool, without the final-Q scoring that only selection needs;
+    select@N: N such runs plus N final-Q scorings; lookahead: one run of the lookahead pool;
+    both@N: N lookahead runs; lookahead_const: one run of the control pool.
+    """
+
+    def scaled(src: dict[str, float], times: int, drop_final: bool = False) -> dict[str, float]:
+        out = {k: v * times for k, v in src.items() if k != "final_scoring_calls"}
+        if drop_final:
+            out["critic_calls"] = (src["critic_calls"] - src["final_scoring_calls"]) * times
+        out["runs"] = float(times)
+        return out
+
+    return {
+        "base": scaled(per_run["base"], 1, drop_final=True),
+        "lookahead": scaled(per_run["lookahead"], 1),
+        "select": scaled(per_run["base"], n),
+        "both": scaled(per_run["lookahead"], n),
+        "lookahead_const": scaled(per_run["const"], 1),
+    }
+
+
+def critic_metrics(out: Path, seed: int, base_runs: list[list[RunRecord]], bins: int) -> dict[str, Any]:
+    """`critic train`'s held-out metrics, and the final Q of the held-out base runs against resolved."""
+    from critic.metrics import value_metrics
+
+    path = checkpoint_dir(out, seed) / "metrics.json"
+    trained = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    keep = ("epoch", "n", "positives", "auc", "brier", "spearman", "calibration", "train_loss")
+    epochs = [{k: e.get(k) for k in keep if k in e} for e in trained.get("epochs", [])]
+    scored = [(r.final_q, r.resolved) for runs in base_runs for r in runs if r.final_q is not None]
+    heldout: dict[str, Any] = {"n": len(scored)}
+    if scored:
+        qs, ys = [float(q) for q, _ in scored], [bool(y) for _, y in scored]
+        m = value_metrics(qs, ys, qs, [float(y) for y in ys], bins)
+        heldout = {k: m[k] for k in ("n", "positives", "auc", "brier", "calibration")}
+    return {"train": epochs[-1] if epochs else {}, "epochs": epochs, "heldout": heldout}
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def _cell(value: float | None, draws: np.ndarray, confidence: float) -> dict[str, Any]:
+    lo, hi = interval(draws, confidence)
+    return {"value": value, "lo": lo, "hi": hi}
+
+
+def _derived(v: dict[str, Any]) -> dict[str, Any]:
+    """Gains from the cell values (floats, or arrays of draws alike)."""
+    gap = v["oracle_select"] - v["base"]
+    if isinstance(gap, np.ndarray):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            closed = np.where(gap > 1e-12, (v["select"] - v["base"]) / np.where(gap > 1e-12, gap, 1), np.nan)
+    else:
+        closed = (v["select"] - v["base"]) / gap if gap > 1e-12 else None
+    return {
+        "lookahead_minus_base": v["lookahead"] - v["base"],
+        "select_minus_base": v["select"] - v["base"],
+        "both_minus_best": v["both"] - np.maximum(v["lookahead"], v["select"]),
+        "gap_closed": closed,
+        "control_minus_base": v["lookahead_const"] - v["base"],
+        "random_minus_base": v["select_random"] - v["base"],
+    }
+
+
+def goals(gains: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The goals of issue 14, judged on the gains and their intervals."""
+
+    def above(cell: dict[str, Any]) -> bool | None:
+        return None if cell["lo"] is None else cell["lo"] > 0
+
+    gap = gains["gap_closed"]["value"]
+    control = gains["control_minus_base"]
+    return {
+        "lookahead_beats_base": {
+            "met": above(gains["lookahead_minus_base"]),
+            "rule": "lookahead > base: the 95% interval of lookahead - base excludes zero",
+        },
+        "select_beats_base": {
+            "met": above(gains["select_minus_base"]),
+            "rule": "select > base: the 95% interval of select - base excludes zero",
+        },
+        "both_at_least_best": {
+            "met": bool(gains["both_minus_best"]["value"] >= -1e-12),
+            "rule": "both >= max(lookahead, select) (point estimate)",
+        },
+        "select_closes_half_the_gap": {
+            "met": None if gap is None else bool(gap >= 0.5),
+            "rule": "select closes at least half of the gap between mean Pass@1 and oracle Pass@N",
+        },
+        "control_equals_base": {
+            "met": None if control["lo"] is None else bool(control["lo"] <= 0 <= control["hi"]),
+            "rule": "the constant-critic control equals base: zero lies in the interval of control - base",
+        },
+    }
+
+
+def summarize(points: dict[str, float], draws: dict[str, np.ndarray], confidence: float) -> dict[str, Any]:
+    """table, controls, gains and goals from point values and bootstrap draws of the cells."""
+    cells = {k: _cell(points[k], draws[k], confidence) for k in (*TABLE, *CONTROLS)}
+    gain_points, gain_draws = _derived(points), _derived(draws)
+    gains = {k: _cell(_float(gain_points[k]), gain_draws[k], confidence) for k in GAINS}
+    return {
+        "table": {k: cells[k] for k in TABLE},
+        "controls": {k: cells[k] for k in CONTROLS},
+        "gains": gains,
+        "goals": goals(gains),
+    }
+
+
+def _float(x: Any) -> float | None:
+    return None if x is None else float(x)
+
+
+def _at(curve: list[dict[str, Any]], n: int, key: str) -> float:
+    return curve[min(n, len(curve)) - 1][key] if curve else 0.0
+
+
+def seed_results(
+    out: Path, seed: int, config: ExperimentConfig, splits: Splits, boot: Bootstrap
+) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
+    """One seed: (its results, cell point values, cell bootstrap draws, plot series)."""
+    n, ids = config.evaluate.n, splits.heldout
+    pools = {p: load_pool(pool_dir(out, seed, p), ids) for p in POOLS}
+    views = {p: [[RunView.of(r) for r in runs] for runs in pools[p][0]] for p in POOLS}
+    curves = {
+        "base": selection_curve(views["base"], "final_q"),
+        "base_random": selection_curve(views["base"], "random"),
+        "lookahead": selection_curve(views["lookahead"], "final_q"),
+        "const": selection_curve(views["const"], "final_q"),
+    }
+    points = {
+        "base": _at(curves["base"], n, "mean"),
+        "lookahead": _at(curves["lookahead"], n, "mean"),
+        "select": _at(curves["base"], n, "selected"),
+        "both": _at(curves["lookahead"], n, "selected"),
+        "lookahead_const": _at(curves["const"], n, "mean"),
+        "select_random": _at(curves["base_random"], n, "selected"),
+        "oracle_select": _at(curves["base"], n, "oracle"),
+        "oracle_both": _at(curves["lookahead"], n, "oracle"),
+    }
+    base = boot.resample([TaskRuns.of(v, "final_q") for v in views["base"]], n)
+    base_random = boot.resample([TaskRuns.of(v, "random") for v in views["base"]], n)
+    look = boot.resample([TaskRuns.of(v, "final_q") for v in views["lookahead"]], n)
+    const = boot.resample([TaskRuns.of(v, "final_q") for v in views["const"]], n)
+    draws = {
+        "base": base["mean"],
+        "lookahead": look["mean"],
+        "select": base["select"],
+        "both": look["select"],
+        "lookahead_const": const["mean"],
+        "select_random": base_random["random"],
+        "oracle_select": base["oracle"],
+        "oracle_both": look["oracle"],
+    }
+    curve = [
+        {
+            "n": c["n"],
+            "critic": c["selected"],
+            "random": r["selected"],
+            "oracle": c["oracle"],
+            "mean": c["mean"],
+            "both": _at(curves["lookahead"], c["n"], "selected"),
+            "both_oracle": _at(curves["lookahead"], c["n"], "oracle"),
+        }
+        for c, r in zip(curves["base"], curves["base_random"], strict=True)
+    ]
+    look_q = lookahead_stats([(t, r.resolved) for t, r in pools["lookahead"][1]]) or {}
+    series = look_q.pop("_series", None)
+    look_q.pop("_values", None)
+    per_run = {p: _mean_cost(pools[p][1]) for p in POOLS}
+    folders = {"collect": phase_dir(out, seed, "collect"), **{p: pool_dir(out, seed, p) for p in POOLS}}
+    result = {
+        **summarize(points, draws, config.report.confidence),
+        "curve": curve,
+        "critic": critic_metrics(out, seed, pools["base"][0], config.critic.calibration_bins),
+        "cost": {"per_run": per_run, "per_instance": strategy_costs(per_run, n)},
+        "q_by_step": look_q or None,
+        "runs": {name: run_counts(folder) for name, folder in folders.items()},
+    }
+    return result, points, draws, {"q_series": series, "curve": curve}
+
+
+def _timing(out: Path, seed: int) -> dict[str, Any]:
+    times = {}
+    for name, folder in [(p, phase_dir(out, seed, p)) for p in ("collect", "train", "evaluate")] + [
+        (f"evaluate/{p}", pool_dir(out, seed, p)) for p in POOLS
+    ]:
+        marker = folder / COMPLETE
+        if marker.is_file():
+            times[name] = json.loads(marker.read_text(encoding="utf-8")).get("seconds")
+    return times
+
+
+def build_experiment_report(
+    out: Path, config: ExperimentConfig, splits: Splits
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """experiment.json's content (see the module docstring), and the series the plots need."""
+    out = Path(out)
+    e, r = config.evaluate, config.report
+    boot = Bootstrap(len(splits.heldout), r.bootstrap_samples, r.seed)
+    results: dict[str, Any] = {}
+    plot_data: dict[str, Any] = {}
+    all_points, all_draws = [], []
+    for seed in config.seeds:
+        res, points, draws, series = seed_results(out, seed, config, splits, boot)
+        results[str(seed)] = res
+        plot_data[str(seed)] = series
+        all_points.append(points)
+        all_draws.append(draws)
+    if len(config.seeds) > 1:
+        points = {k: float(np.mean([p[k] for p in all_points])) for k in all_points[0]}
+        draws = {k: np.mean([d[k] for d in all_draws], axis=0) for k in all_draws[0]}
+        results["pooled"] = summarize(points, draws, r.confidence)
+    report = {
+        "schema_version": EXPERIMENT_SCHEMA_VERSION,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "folder": str(out),
+        "policy": config.run.model,
+        "seeds": list(config.seeds),
+        "splits": splits.as_dict(),
+        "settings": {
+            "m": config.collect.m,
+            "collect_temperature": config.collect.temperature,
+            "repeats": e.repeats,
+            "k": e.k,
+            "n": e.n,
+            "temperature": e.temperature,
+            "constant": e.constant,
+            "bootstrap_samples": r.bootstrap_samples,
+            "confidence": r.confidence,
+            "bootstrap_seed": r.seed,
+        },
+        "results": results,
+        "config": config.public_dict(),
+        "timing": {str(s): _timing(out, s) for s in config.seeds},
+    }
+    return report, plot_data
+
+
+def write_experiment_report(out: Path, config: ExperimentConfig, splits: Splits) -> Path:
+    """Write experiment.json, experiment.md and plots/; return the experiment.md path."""
+    out = Path(out)
+    report, plot_data = build_experiment_report(out, config, splits)
+    report["plots"] = write_plots(out / "plots", report, plot_data)
+    write_atomic(out / "experiment.json", json.dumps(report, indent=1, default=str))
+    md = out / "experiment.md"
+    write_atomic(md, render_markdown(report))
+    return md

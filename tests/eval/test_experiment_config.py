@@ -1,0 +1,173 @@
+"""ExperimentConfig (YAML < flags < overrides, checks) and the train / held-out split rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envs.tasks import load_tasks
+from eval.cli import build_parser
+from eval.experiment import (
+    ExperimentError,
+    collect_config,
+    library_of,
+    pool_config,
+    resolve_splits,
+    split_tasks,
+    train_config,
+)
+from eval.experiment_config import ExperimentConfig, ExperimentConfigError, SplitRule
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "tasks"
+IDS = [
+    "swe-search__confkit-1",
+    "swe-search__confkit-2",
+    "swe-search__textkit-1",
+    "swe-search__textkit-2",
+    "swe-search__unitkit-1",
+]
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return load_tasks(EXAMPLES)
+
+
+def test_default_yaml_composes_the_run_section_over_run_yaml():
+    cfg = ExperimentConfig.load()
+    assert cfg.run.agent.templates.system  # agent.yaml, through run.yaml
+    assert cfg.run.search.tie_break == "first"  # strategies.yaml, through run.yaml
+    assert cfg.critic.model == "tiny" and cfg.critic.lr > 1e-4  # tiny-critic settings, not the 70B ones
+    assert cfg.split is not None and cfg.dataset == "examples/tasks"
+
+
+def test_overrides_win_over_flags_which_win_over_the_file(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        f"extends: {REPO / 'configs' / 'experiment.yaml'}\ncollect: {{m: 3}}\nrun: {{workers: 1}}\n"
+    )
+    cfg = ExperimentConfig.load(path)
+    assert (cfg.collect.m, cfg.run.workers) == (3, 1)
+    cfg = ExperimentConfig.load(path, flags={"collect.m": 5, "run.workers": 4}, overrides=["collect.m=7"])
+    assert (cfg.collect.m, cfg.run.workers, cfg.run.agent.templates.system != "") == (7, 4, True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["evaluate.n=9", "evaluate.repeats=4"], "must not exceed"),
+        (["train_dataset=examples/tasks"], "give both"),
+        (["train_dataset=a", "eval_dataset=b"], "replace `dataset`"),
+        (["split=null"], "with a `split`"),
+        (["run.dataset=verified"], "run.dataset is set by the experiment"),
+        (["run.critic=tiny"], "run.critic is set by the experiment"),
+        (["critic.out_dir=x"], "critic.out_dir"),
+        (["seeds=[1, 1]"], "distinct"),
+        (["nonsense=1"], "nonsense"),
+        (["split={kind: regex}"], "needs `train`"),
+        (["collect.m"], "key.path=value"),
+    ],
+)
+def test_bad_settings_are_one_clear_config_error(overrides, message):
+    with pytest.raises(ExperimentConfigError, match=message):
+        ExperimentConfig.load(overrides=overrides)
+
+
+def test_the_library_is_between_the_double_underscore_and_the_last_dash():
+    assert library_of("testbed__intervals-3") == "intervals"
+    assert library_of("testbed__two-part-12") == "two-part"
+
+
+def test_regex_split_and_the_rest_as_heldout(tasks):
+    train, held = split_tasks(tasks, SplitRule(kind="regex", train="confkit|textkit"), str(EXAMPLES))
+    assert train == IDS[:4] and held == ["swe-search__unitkit-1"]
+
+
+def test_ids_split_takes_exactly_the_listed_tasks(tasks):
+    rule = SplitRule(kind="ids", train=[IDS[0]], heldout=[IDS[4], IDS[2]])
+    assert split_tasks(tasks, rule, str(EXAMPLES)) == ([IDS[0]], [IDS[2], IDS[4]])
+    with pytest.raises(ExperimentError, match="not in"):
+        split_tasks(tasks, SplitRule(kind="ids", train=["nope"]), str(EXAMPLES))
+
+
+def test_field_split_reads_an_instance_field(tasks):
+    repos = sorted({t.instance["repo"] for t in tasks})
+    rule = SplitRule(kind="field", field="repo", train=[repos[0]])
+    train, held = split_tasks(tasks, rule, str(EXAMPLES))
+    assert train and held and not set(train) & set(held)
+    assert {t.instance["repo"] for t in tasks if t.instance_id in train} == {repos[0]}
+
+
+def test_file_split_names_libraries(tasks, tmp_path):
+    split = tmp_path / "split.yaml"
+    split.write_text("train: [confkit, unitkit]\nheldout: [textkit]\n")
+    rule = SplitRule.model_validate(str(split))  # the `split: split.yaml` shorthand
+    assert rule.kind == "file"
+    train, held = split_tasks(tasks, rule, str(EXAMPLES))
+    assert train == [IDS[0], IDS[1], IDS[4]] and held == [IDS[2], IDS[3]]
+    split.write_text("train: [confkit]\nheldout: [confkit]\n")
+    with pytest.raises(ExperimentError, match="both splits"):
+        split_tasks(tasks, rule, str(EXAMPLES))
+    with pytest.raises(ExperimentError, match="not found"):
+        split_tasks(tasks, SplitRule.model_validate("split.yaml"), str(EXAMPLES))
+
+
+def test_overlapping_regexes_are_refused(tasks):
+    with pytest.raises(ExperimentError, match="both splits"):
+        split_tasks(tasks, SplitRule(kind="regex", train="kit", heldout="unitkit"), str(EXAMPLES))
+
+
+def test_two_datasets_with_selections(tmp_path):
+    cfg = ExperimentConfig.load(
+        overrides=[
+            "dataset=null",
+            "split=null",
+            f"train_dataset={EXAMPLES}",
+            f"eval_dataset={EXAMPLES}",
+            "train_select.filter=confkit",
+            "eval_select.instances=[swe-search__unitkit-1]",
+        ]
+    )
+    splits = resolve_splits(cfg)
+    assert splits.train == IDS[:2] and splits.heldout == [IDS[4]]
+    overlapping = cfg.model_copy(update={"eval_select": cfg.train_select})
+    with pytest.raises(ExperimentError, match="share tasks"):
+        resolve_splits(overlapping)
+
+
+def test_an_empty_split_is_refused():
+    cfg = ExperimentConfig.load(overrides=["split={kind: regex, train: confkit, heldout: nothing-matches}"])
+    with pytest.raises(ExperimentError, match="held-out split is empty"):
+        resolve_splits(cfg)
+
+
+def test_each_phase_gets_its_strategy_tasks_seed_and_critic(tmp_path):
+    cfg = ExperimentConfig.load(overrides=[f"out={tmp_path}", "seeds=[3]", "run.policy={p_right: 0.3}"])
+    splits = resolve_splits(cfg)
+    col = collect_config(cfg, splits, 3)
+    assert (col.search.strategy, col.search.n, col.search.rule, col.critic) == ("select", 4, "random", None)
+    assert col.instances == splits.train and col.policy == {"p_right": 0.3, "seed": 3}
+    assert col.search.concurrency == 1 and col.search.seed == 3 and col.out == tmp_path / "seed-3" / "collect"
+    base, look, const = (pool_config(cfg, splits, 3, p) for p in ("base", "lookahead", "const"))
+    assert base.instances == look.instances == const.instances == splits.heldout
+    assert (base.search.strategy, look.search.strategy, const.search.strategy) == (
+        "select",
+        "lookahead+select",
+        "lookahead+select",
+    )
+    assert base.critic == look.critic == str(tmp_path.resolve() / "seed-3" / "train" / "critic")
+    assert const.critic == "const:0.5" and const.search.tie_break == "first"
+    assert look.search.k == const.search.k == cfg.evaluate.k and base.search.n == cfg.evaluate.repeats
+    tc = train_config(cfg, 3)
+    assert tc.data == [str(tmp_path.resolve() / "seed-3" / "collect")] and tc.seed == 3
+    assert tc.model == str(tmp_path.resolve() / "seed-3" / "train" / "init")
+
+
+def test_the_command_is_registered_with_its_help():
+    parser = build_parser()
+    args = parser.parse_args(["experiment", "-c", "x.yaml", "--seeds", "0,1", "--model", "m", "collect.m=2"])
+    assert (args.seeds, args.model, args.overrides) == ([0, 1], "m", ["collect.m=2"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["experiment", "--seeds", "a,b"])

@@ -1,0 +1,70 @@
+"""A reduced `swe-search experiment` for tests: few tasks, few repeats, a tiny critic, 1 epoch.
+
+`run_reduced_experiment(tmp_path / "exp")` runs it to completion in a subprocess (with the test
+policy `scripted:coin` registered, tests/eval/coin_policy.py) and returns the parsed
+experiment.json. Overrides go on top, so a test on another task family only names what differs:
+
+    run_reduced_experiment(out, "dataset=examples/testbed", "split=split.yaml", "run.model=testbed")
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "tasks"
+TRAIN = ["swe-search__confkit-1", "swe-search__textkit-1"]
+HELDOUT = ["swe-search__unitkit-1"]
+
+
+def reduced_config(folder: Path) -> Path:
+    """A YAML over configs/experiment.yaml: 2 train tasks x M=2, 1 held-out task x R=2, K=2, N=2."""
+    text = f"""\
+extends: {REPO / "configs" / "experiment.yaml"}
+dataset: {EXAMPLES}
+split: {{kind: ids, train: {json.dumps(TRAIN)}, heldout: {json.dumps(HELDOUT)}}}
+collect: {{m: 2, temperature: 1.0}}
+critic: {{epochs: 1, max_context: 8192, batch_size: 4}}
+evaluate: {{repeats: 2, n: 2, k: 2}}
+report: {{bootstrap_samples: 200, seed: 0}}
+run:
+  model: scripted:coin
+  workers: 2
+  instance_timeout: 300
+  grade_timeout: 300
+  agent: {{step_limit: 4}}
+"""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "reduced-experiment.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def experiment_command(config: Path, out: Path, *overrides: str) -> list[str]:
+    """`swe-search experiment` with scripted:coin registered, as a command line."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.eval.coin_policy",
+        "experiment",
+        "-c",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+        *overrides,
+    ]
+
+
+def run_reduced_experiment(out: Path, *overrides: str, timeout: float = 900) -> dict[str, Any]:
+    """Run the reduced experiment into `out` (resuming what is there); return experiment.json."""
+    config = reduced_config(out.parent / f"{out.name}-config")
+    done = subprocess.run(
+        experiment_command(config, out, *overrides), cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return json.loads((out / "experiment.json").read_text(encoding="utf-8"))
