@@ -1,10 +1,15 @@
 """DockerEnv: a task container with one persistent bash shell.
 
-The shell is a single `bash --login` started with `docker exec` and kept open: each command
+The shell is a single `bash` started with `docker exec` and kept open: each command
 is sent down its stdin and framed by a random sentinel that carries the exit status, so `cd`,
 exported variables and functions persist between commands and a command costs a socket round
 trip rather than a new `docker exec`. The shell runs with job control (`set -m`), so every
 command gets its own process group; a timeout kills those groups and keeps the shell.
+
+The shell sees the environment the grader sees: it starts with the image's `Config.Env` and
+working directory (not as a login shell, whose /etc/profile resets PATH), then sources the
+start-up files images rely on (/etc/profile.d/*.sh, /etc/bash.bashrc, ~/.bashrc: e.g. the conda
+activation SWE-bench images write there); see SHELL_STARTUP.
 
 Containers carry labels (`swe-search=1`, run id, instance id) and are removed by `close()`, when
 the env is garbage-collected, at exit and on SIGTERM; `cleanup()` removes what a SIGKILL left behind.
@@ -58,9 +63,34 @@ SHELL_ENV = {
     "PIP_PROGRESS_BAR": "off",
     "TQDM_DISABLE": "1",
     "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__/*.pyc in the working tree, so none in the patch
     "LANG": "C.UTF-8",
     "TERM": "dumb",
 }
+# Sent to the shell before anything else. The shell starts as `bash --noprofile --norc` with the
+# image's Config.Env (docker exec passes it) plus SHELL_ENV; it then sources the start-up files an
+# interactive shell of the image would (PS1 set, so their `[ -z "$PS1" ] && return` guards pass),
+# with stdin closed so they cannot eat our commands. Afterwards every variable that was set before
+# (the image's and ours) gets its value back, and PATH is merged: what the start-up files put in
+# front of the image's PATH (conda activation) stays in front, what they appended stays behind,
+# and the image's own entries all come back (Debian's /etc/profile would drop them).
+SHELL_STARTUP = rb"""{
+__swe_env=$(export -p); __swe_path=$PATH; PS1='$ '
+for __swe_f in /etc/profile.d/*.sh /etc/bash.bashrc "$HOME/.bashrc"; do
+  [ -r "$__swe_f" ] && . "$__swe_f"
+done
+__swe_new=$PATH; eval "$__swe_env"; set +eu
+__swe_front=; __swe_back=; __swe_seen=
+IFS=: read -ra __swe_parts <<< "$__swe_new"
+for __swe_f in "${__swe_parts[@]}"; do
+  case ":$__swe_path:" in *":$__swe_f:"*) __swe_seen=1; continue ;; esac
+  [ -n "$__swe_f" ] || continue
+  if [ -z "$__swe_seen" ]; then __swe_front+="$__swe_f:"; else __swe_back+=":$__swe_f"; fi
+done
+export PATH="$__swe_front$__swe_path$__swe_back"
+unset PS1 __swe_env __swe_path __swe_new __swe_front __swe_back __swe_seen __swe_parts __swe_f
+} </dev/null
+"""
 # Kills every process below the shell ($1): first their process groups (one per command under
 # `set -m`, so grandchildren die too), then any stragglers. Reads /proc: minimal images have no ps.
 KILL_TREE = r"""
@@ -323,7 +353,7 @@ class _ShellGone(Exception):
 
 
 class _Shell:
-    """One `bash --login` inside the container, driven through its stdin and stdout."""
+    """One `bash` inside the container (see SHELL_STARTUP), driven through its stdin and stdout."""
 
     def __init__(
         self,
@@ -337,7 +367,7 @@ class _Shell:
         self.cwd = cwd or workdir
         self.exec_id = api.exec_create(
             container_id,
-            ["bash", "--login"],
+            ["bash", "--noprofile", "--norc"],  # not a login shell: /etc/profile resets PATH
             stdin=True,
             stdout=True,
             stderr=True,
@@ -348,6 +378,7 @@ class _Shell:
         self.sock: socket.socket = getattr(self._sock_io, "_sock", self._sock_io)
         self._frames = _FrameReader(self.sock)
         token = secrets.token_hex(16)
+        self.sock.sendall(SHELL_STARTUP)
         self.sock.sendall(
             f"exec 2>&1; set -m; cd {_quote(self.cwd)} 2>/dev/null; printf '%s %d\\n' {token} $$\n".encode()
         )
