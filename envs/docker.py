@@ -29,6 +29,7 @@ import tarfile
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -36,6 +37,7 @@ import docker
 import docker.errors
 
 from envs.engine import ensure_docker
+from envs.patches import DIFF_EXCLUDE, exclude_pathspecs
 from envs.types import ContainerDied, EnvError, ImageNotFound, Observation, Task
 
 logger = logging.getLogger(__name__)
@@ -114,13 +116,21 @@ done
 true
 """
 # The patch of every change against $1, built in a throwaway index so the agent's index stays as is.
+# The other arguments are pathspecs of caches (envs.patches): files new since $1 that match them
+# are dropped from that index; a change to a tracked file is always kept.
 DIFF_SCRIPT = r"""
 set -e
+base=$1; shift
+cd "$(git rev-parse --show-toplevel)"
 index=$(mktemp); trap 'rm -f "$index"' EXIT
 cp "$(git rev-parse --git-path index)" "$index" 2>/dev/null || rm -f "$index"
 export GIT_INDEX_FILE=$index
 git add -A
-git -c core.quotepath=false diff --cached --binary -M --no-color --no-ext-diff "$1"
+if [ $# -gt 0 ]; then
+  git diff --cached --no-renames --name-only --diff-filter=A -z "$base" -- "$@" \
+    | git update-index --force-remove -z --stdin
+fi
+git -c core.quotepath=false diff --cached --binary -M --no-color --no-ext-diff "$base"
 """
 
 
@@ -140,13 +150,16 @@ class DockerEnv:
         network: bool = False,
         output_limit: int = 1_000_000,
         env: dict[str, str] | None = None,
+        diff_exclude: Sequence[str] = DIFF_EXCLUDE,
     ):
         """Start the task's container and its shell.
 
         `timeout` is the default per-command timeout in seconds; `output_limit` caps the bytes
-        of output kept per command (head and tail); `network=False` means `network_mode="none"`.
+        of output kept per command (head and tail); `network=False` means `network_mode="none"`;
+        `diff_exclude` names the caches `diff()` leaves out (envs.patches).
         """
         self.task = task
+        self.diff_exclude = list(diff_exclude)
         self.run_id = run_id
         self.timeout = timeout
         self.output_limit = output_limit
@@ -219,9 +232,12 @@ class DockerEnv:
             raise EnvError(f"could not write {full} in the container")
 
     def diff(self) -> str:
-        """The patch (`git apply`-able, binary-safe) of every change against the base commit."""
+        """The patch (`git apply`-able, binary-safe) of every change against the base commit.
+
+        New files that match `diff_exclude` (byte-code, test caches) are left out.
+        """
         code, (out, err) = self.container.exec_run(
-            ["bash", "-c", DIFF_SCRIPT, "diff", self.base_commit],
+            ["bash", "-c", DIFF_SCRIPT, "diff", self.base_commit, *exclude_pathspecs(self.diff_exclude)],
             workdir=self.task.workdir,
             environment={
                 "GIT_CONFIG_COUNT": "1",
@@ -314,7 +330,9 @@ class DockerEnv:
         script = DIFF_SCRIPT.replace("git -c core", 'git -c core.attributesFile="$attrs" -c core')
         script = 'attrs=$(mktemp); echo "* binary" > "$attrs"\n' + script
         code, (out, err) = self.container.exec_run(
-            ["bash", "-c", script, "diff", self.base_commit], workdir=self.task.workdir, demux=True
+            ["bash", "-c", script, "diff", self.base_commit, *exclude_pathspecs(self.diff_exclude)],
+            workdir=self.task.workdir,
+            demux=True,
         )
         if code != 0:
             raise EnvError(f"git diff failed in {self.task.workdir}: {(err or b'').decode(errors='replace')}")

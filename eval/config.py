@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.config import AgentConfig
+from envs.patches import DIFF_EXCLUDE
 from search.config import SearchConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -34,6 +35,11 @@ class ContainerConfig(BaseModel):
     mem_limit: str = Field("4g", description="Memory limit of each container (docker syntax, e.g. 4g).")
     cpus: float = Field(2.0, gt=0, description="CPU quota of each container (docker --cpus).")
     network: bool = Field(False, description="Give containers network access (off: network_mode=none).")
+    diff_exclude: list[str] = Field(
+        default_factory=lambda: list(DIFF_EXCLUDE),
+        description="New files the agent's patch leaves out, as .gitignore patterns (default: byte-code, "
+        "test and tool caches; see envs.patches). Changes to tracked files are always kept; [] keeps all.",
+    )
 
 
 class RunConfig(BaseModel):
