@@ -1,9 +1,11 @@
 """Base images (built offline with debootstrap) and task images (task-repo Dockerfiles).
 
 - `build_base()` makes `swe-search/base:bookworm` (Python 3.11) or `swe-search/base:bullseye`
-  (Python 3.9): `debootstrap` a minimal Debian with python3, pip, pytest, git and patch, then
-  `docker import` it. No registry is needed; the Debian mirror comes from the host's apt sources.
-  With `from_image`, it instead builds on that (registry) image with apt-get.
+  (Python 3.9): `debootstrap` a minimal Debian with python3 (also as `python`), pip, pytest, git
+  and patch, then `docker import` it. No registry is needed; the Debian mirror comes from the
+  host's apt sources. With `from_image`, it instead builds on that (registry) image with apt-get.
+  The image carries a digest of this recipe (RECIPE_LABEL), so a machine whose base image was
+  built by an older recipe rebuilds it (and then its task images) on the next build.
 - `build_task_images()` builds each task repo's Dockerfile on the base image, tagged with the
   task's image name and labelled with a hash of its build context, so it is rebuilt only when the
   context or the base image changes.
@@ -31,9 +33,19 @@ from envs.types import EnvError, ImageBuildError, Task
 logger = logging.getLogger(__name__)
 
 SUITES = {"3.11": "bookworm", "3.9": "bullseye"}
-PACKAGES = ["python3", "python3-pip", "python3-pytest", "python3-venv", "git", "patch", "ca-certificates"]
+PACKAGES = [
+    "python3",
+    "python-is-python3",  # agents type `python`
+    "python3-pip",
+    "python3-pytest",
+    "python3-venv",
+    "git",
+    "patch",
+    "ca-certificates",
+]
 WORKDIR = "/testbed"
 HASH_LABEL = "swe-search.context-hash"
+RECIPE_LABEL = "swe-search.base-recipe"
 APT_SOURCES = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
 
 FROM_DOCKERFILE = """\
@@ -45,6 +57,7 @@ RUN apt-get update \\
 ENV LANG=C.UTF-8
 WORKDIR {workdir}
 """
+IMPORT_CHANGES = ["ENV LANG=C.UTF-8", f"WORKDIR {WORKDIR}", 'CMD ["/bin/bash"]']
 
 
 def base_tag(python: str = "3.11") -> str:
@@ -63,13 +76,26 @@ def build_base(
     client = client or ensure_docker()
     tag = base_tag(python)
     if not force and image_exists(client, tag):
-        logger.info("%s exists; skipping (use --force to rebuild)", tag)
-        return tag
+        if base_is_current(client, tag):
+            logger.info("%s exists; skipping (use --force to rebuild)", tag)
+            return tag
+        logger.info("%s was built by an older recipe; rebuilding it", tag)
     if from_image:
         _build_from_image(client, from_image, tag)
     else:
         _debootstrap_and_import(client, _suite(python), mirror or apt_mirror(), tag)
     return tag
+
+
+def recipe_digest() -> str:
+    """A digest of what goes into a base image; it changes whenever the recipe does."""
+    recipe = "\n".join([*PACKAGES, FROM_DOCKERFILE, *IMPORT_CHANGES, "/etc/gitconfig safe.directory=*"])
+    return hashlib.sha256(recipe.encode()).hexdigest()[:16]
+
+
+def base_is_current(client: docker.DockerClient, tag: str) -> bool:
+    """Whether the image `tag` was built by this recipe (False also when it is missing)."""
+    return _label(client, tag, RECIPE_LABEL) == recipe_digest()
 
 
 def image_exists(client: docker.DockerClient, tag: str) -> bool:
@@ -131,7 +157,7 @@ def _debootstrap_and_import(client: docker.DockerClient, suite: str, mirror: str
         subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], check=True)
         logger.info("docker import %s", tag)
         repository, _, version = tag.partition(":")
-        changes = ["ENV LANG=C.UTF-8", f"WORKDIR {WORKDIR}", 'CMD ["/bin/bash"]']
+        changes = [*IMPORT_CHANGES, f"LABEL {RECIPE_LABEL}={recipe_digest()}"]
         client.api.import_image_from_file(str(archive), repository=repository, tag=version, changes=changes)
     if not image_exists(client, tag):
         raise ImageBuildError(f"docker import did not produce {tag}")
@@ -141,7 +167,13 @@ def _build_from_image(client: docker.DockerClient, image: str, tag: str) -> None
     dockerfile = FROM_DOCKERFILE.format(image=image, packages=" ".join(PACKAGES), workdir=WORKDIR)
     logger.info("building %s on %s", tag, image)
     try:
-        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True)
+        client.images.build(
+            fileobj=io.BytesIO(dockerfile.encode()),
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            labels={RECIPE_LABEL: recipe_digest()},
+        )
     except docker.errors.BuildError as e:
         raise ImageBuildError(f"building {tag} on {image} failed: {e}\n{_log_tail(e.build_log)}") from e
     except docker.errors.APIError as e:
