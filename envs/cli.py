@@ -81,12 +81,38 @@ def _images_base(args: argparse.Namespace) -> int:
 
 
 def _images_build(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from envs.images import build_task_images
     from envs.tasks import load_tasks
 
     _log()
     tasks = load_tasks(args.dataset, instances=args.instances)
-    built = build_task_images(tasks, force=args.force, base_image=args.base_image, report=print)
+    built: list[str] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # one line per image as it finishes; on a terminal also a bar and the build step under way
+    with Progress(*columns, TextColumn("[dim]{task.fields[step]}"), console=Console()) as progress:
+        bar = progress.add_task("images", total=len(tasks), step="")
+        for task in tasks:
+            progress.update(bar, description=task.instance_id, step="")
+            started = time.monotonic()
+            lines: list[str] = []
+            done = build_task_images(
+                [task],
+                force=args.force,
+                base_image=args.base_image,
+                report=lines.append,
+                on_log=lambda line: progress.update(bar, step=line[:60]),
+            )
+            took = f" in {time.monotonic() - started:.0f}s" if done else ""
+            line = f"{task.instance_id}: built {task.image}{took}" if done else lines[-1]
+            progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            built += done
+            progress.advance(bar)
+        progress.update(bar, description="images", step="")
     print(f"built {len(built)} of {len(tasks)} task images")
     return 0
 

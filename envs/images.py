@@ -189,11 +189,13 @@ def build_task_images(
     base_image: str | None = None,
     client: docker.DockerClient | None = None,
     report: Callable[[str], None] = logger.info,
+    on_log: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Build the image of every task that has a Dockerfile (a task repo); return the tags built.
 
     An image is skipped when it exists with the same context hash, unless `force`. Tasks without
-    a build context (SWE-bench rows) use published images and are skipped here.
+    a build context (SWE-bench rows) use published images and are skipped here. `report` gets one
+    line per task; `on_log`, if given, every line docker's build prints (`Step 2/5 : RUN ...`).
     """
     client = client or ensure_docker()
     base_image = base_image or base_tag()
@@ -214,7 +216,7 @@ def build_task_images(
             report(f"{task.instance_id}: {task.image} is up to date")
             continue
         report(f"{task.instance_id}: building {task.image}")
-        _build_task(client, task, context, base_image, digest)
+        _build_task(client, task, context, base_image, digest, on_log)
         built.append(task.image)
     return built
 
@@ -240,11 +242,20 @@ def _label(client: docker.DockerClient, tag: str, key: str) -> str | None:
         return None
 
 
-def _build_task(client: docker.DockerClient, task: Task, context: Path, base_image: str, digest: str) -> None:
+def _build_task(
+    client: docker.DockerClient,
+    task: Task,
+    context: Path,
+    base_image: str,
+    digest: str,
+    on_log: Callable[[str], None] | None = None,
+) -> None:
     if not (context / "Dockerfile").is_file():
         raise ImageBuildError(f"{task.instance_id}: {context} has no Dockerfile")
+    log: list[dict] = []
     try:
-        client.images.build(
+        # the low-level API streams the build log, so progress can be shown while it runs
+        for entry in client.api.build(
             path=str(context),
             tag=task.image,
             buildargs={"BASE_IMAGE": base_image},
@@ -252,11 +263,17 @@ def _build_task(client: docker.DockerClient, task: Task, context: Path, base_ima
             rm=True,
             forcerm=True,
             network_mode="none",
-        )
-    except docker.errors.BuildError as e:
-        raise ImageBuildError(
-            f"building {task.image} for {task.instance_id} failed: {e}\n{_log_tail(e.build_log)}"
-        ) from e
+            decode=True,
+        ):
+            log.append(entry)
+            if "error" in entry:
+                raise ImageBuildError(
+                    f"building {task.image} for {task.instance_id} failed: {entry['error'].strip()}\n"
+                    f"{_log_tail(log)}"
+                )
+            line = str(entry.get("stream") or "").strip()
+            if line and on_log is not None:
+                on_log(line)
     except docker.errors.APIError as e:
         raise ImageBuildError(f"building {task.image} for {task.instance_id} failed: {e}") from e
 

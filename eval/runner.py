@@ -61,6 +61,8 @@ RECORD_SCHEMA_VERSION = 1
 GRACE_SECONDS = 120.0
 """How long after closing a late instance's containers the runner waits for its thread to return
 (at least one policy call: a local model on a loaded CPU can take a minute per step)."""
+FROM_PREDICTIONS = "from_predictions"
+"""The exit status of a run that `swe-search eval` graded from a predictions file (no agent ran)."""
 AGENT_DEADLINE_SHARE = 0.9
 """The agent stops itself (between steps, keeping its patch) at this share of the instance timeout."""
 
@@ -539,7 +541,8 @@ class Runner:
     def _line(self, rec: InstanceRecord) -> str:
         mark = "[green]resolved[/]" if rec.resolved else f"[red]{rec.grade_status}[/]"
         extra = f" ({rec.error})" if rec.error else ""
-        return f"{rec.instance_id}: {mark}  exit={rec.exit_status}  {rec.duration:.0f}s{extra}"
+        how = "graded from predictions" if rec.exit_status == FROM_PREDICTIONS else f"exit={rec.exit_status}"
+        return f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{extra}"
 
 
 def save_config(out: Path, config: dict[str, Any]) -> Path:
@@ -799,7 +802,7 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
 def grade_prediction(task: Task, runner: Runner, patch: str, timeout: float) -> InstanceRecord:
     """One instance of `swe-search eval`: grade a given patch."""
     started = time.time()
-    rec = RunRecord(index=0, patch_empty=not patch.strip())
+    rec = RunRecord(index=0, exit_status=FROM_PREDICTIONS, patch_empty=not patch.strip())
     entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout)
     _write_grades(runner.out, task.instance_id, 0, entries)
     return _instance_record(task, "ok", [rec], 0, patch, started, grading)
