@@ -196,27 +196,32 @@ def build_task_images(
     An image is skipped when it exists with the same context hash, unless `force`. Tasks without
     a build context (SWE-bench rows) use published images and are skipped here. `report` gets one
     line per task; `on_log`, if given, every line docker's build prints (`Step 2/5 : RUN ...`).
+    The base image is `base_image`, else the task's own `base_image` field (task.yaml), else
+    swe-search/base:bookworm.
     """
     client = client or ensure_docker()
-    base_image = base_image or base_tag()
-    try:
-        base_id = client.images.get(base_image).id
-    except docker.errors.ImageNotFound:
-        raise EnvError(
-            f"base image {base_image} is missing; build it with `swe-search images base`"
-        ) from None
+    base_ids: dict[str, str] = {}
     built = []
     for task in tasks:
         if not task.build_context:
             report(f"{task.instance_id}: no Dockerfile here; it uses the published image {task.image}")
             continue
+        base = base_image or task.instance.get("base_image") or base_tag()
+        if base not in base_ids:
+            try:
+                base_ids[base] = client.images.get(base).id
+            except docker.errors.ImageNotFound:
+                raise EnvError(
+                    f"base image {base} is missing; build it with `swe-search images base`"
+                    + ("" if base == base_tag() else " --python 3.9" if base == base_tag("3.9") else "")
+                ) from None
         context = Path(task.build_context)
-        digest = context_hash(context, extra=base_id)
+        digest = context_hash(context, extra=base_ids[base])
         if not force and _label(client, task.image, HASH_LABEL) == digest:
             report(f"{task.instance_id}: {task.image} is up to date")
             continue
         report(f"{task.instance_id}: building {task.image}")
-        _build_task(client, task, context, base_image, digest, on_log)
+        _build_task(client, task, context, base, digest, on_log)
         built.append(task.image)
     return built
 

@@ -158,7 +158,7 @@ def new_task(
         write_task(spec, change, instance_id, dataset, task_dir, statement, wheels)
         [task] = load_tasks(spec.out, instances=[instance_id])
         say(f"{instance_id}: building {task.image} on {base_image}")
-        build_task_images([task], force=True, base_image=base_image, client=client, report=lambda _: None)
+        build_task_images([task], force=True, client=client, report=lambda _: None)
         f2p, p2p = derive_tests(task, change, run_id, spec.timeout, say)
         (task_dir / "tests.json").write_text(_dump_tests(f2p, p2p))
         [task] = load_tasks(spec.out, instances=[instance_id])
@@ -349,6 +349,7 @@ def write_task(
         "image": expected_image(instance_id),
         "log_parser": "parse_log_pytest",
         "eval_type": "pass_and_fail",
+        "base_image": base_tag(spec.python),  # what `swe-search images build` builds it on
     }
     (task_dir / "task.yaml").write_text(dump_yaml(meta))
 

@@ -67,7 +67,7 @@ def test_written_task_loads_and_holds_what_the_tests_showed(task_repo: Path, lib
     assert "rangelib/core.py" in row["patch"] and "tests/" not in row["patch"]
     assert "tests/test_core.py" in row["test_patch"] and "rangelib/core.py" not in row["test_patch"]
     assert row["problem_statement"].startswith("to_bytes: accept upper-case suffixes")
-    assert row["repo"] == "acme/rangelib"
+    assert row["repo"] == "acme/rangelib" and row["base_image"] == "swe-search/base:bookworm"
     check = subprocess.run(["swebench", "dataset", "check", str(task_repo)], capture_output=True, text=True)
     assert check.returncode == 0 and "looks well formed" in check.stdout, check.stdout + check.stderr
 
