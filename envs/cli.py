@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from pathlib import Path
 
 from envs.types import EnvError
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """Register `images base|build` and `envs cleanup|engine`."""
+    """Register `images base|build`, `tasks new` and `envs cleanup|engine`."""
     images = subparsers.add_parser("images", help="build the base image and task images")
     images_sub = images.add_subparsers(dest="images_command", required=True)
 
@@ -54,6 +56,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--force", action="store_true", help="rebuild even if an image is up to date")
     build.set_defaults(func=_images_build)
 
+    _add_tasks(subparsers)
+
     envs = subparsers.add_parser("envs", help="manage the Docker engine and task containers")
     envs_sub = envs.add_subparsers(dest="envs_command", required=True)
     cleanup = envs_sub.add_parser(
@@ -71,6 +75,101 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     engine.set_defaults(func=_envs_engine)
 
 
+TASKS_NEW_EPILOG = """\
+examples:
+  swe-search tasks new --repo ~/src/mylib --commit 3f2a9c1 --out my-tasks
+  swe-search tasks new --repo ~/src/mylib --commit v1.2..fix-parser --tests 'spec/*' --wheels wheels/ \\
+      --issue issue-42.md --id me__mylib-42 --out my-tasks
+  swe-search run --dataset my-tasks --model scripted:gold     # gold must resolve
+
+Fill --wheels on a machine with a registry, e.g. `pip download -d wheels/ -r requirements.txt`.
+Exit codes: 0 task written, 2 bad input or the tests do not separate the fix (nothing kept),
+1 Docker or a build failed. The whole path: docs/tasks.md.
+"""
+
+
+def _add_tasks(subparsers: argparse._SubParsersAction) -> None:
+    from envs.newtask import DEFAULT_TESTS
+
+    tasks = subparsers.add_parser("tasks", help="make swebench tasks from your own repositories")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
+    new = tasks_sub.add_parser(
+        "new",
+        help="a swebench 5 task from a fix commit of a local git repository (docs/tasks.md)",
+        description="Split the fix into gold.patch and test.patch, build the repository at the base commit "
+        "(upstream sha kept) with offline wheels, run its tests before and after the fix to find FAIL_TO_PASS "
+        "and PASS_TO_PASS (swebench's parser), check that gold resolves and the base does not, and write the "
+        "task into a swebench 5 task repo. A fix no test separates is refused (exit 2).",
+        epilog=TASKS_NEW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    new.add_argument("--repo", type=Path, required=True, help="a local git repository")
+    new.add_argument(
+        "--commit",
+        required=True,
+        metavar="FIX",
+        help="the fix: a commit (its parent is the base) or BASE..FIX",
+    )
+    new.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="TASK_REPO",
+        help="task repo to add to (created if missing)",
+    )
+    new.add_argument("--id", dest="instance_id", help="instance id (default: owner__name-<short fix sha>)")
+    new.add_argument(
+        "--tests",
+        action="append",
+        metavar="GLOB",
+        help="test files of the fix (repeatable; a GLOB without / matches file names, one with / the path; "
+        f"default: {' '.join(DEFAULT_TESTS)})",
+    )
+    new.add_argument(
+        "--python", choices=["3.11", "3.9"], default="3.11", help="base image: 3.11 bookworm, 3.9 bullseye"
+    )
+    new.add_argument(
+        "--wheels",
+        type=Path,
+        metavar="DIR",
+        help="wheels of the dependencies, installed offline in the image",
+    )
+    new.add_argument(
+        "--issue", type=Path, metavar="FILE", help="problem statement (default: the fix's commit message)"
+    )
+    new.add_argument(
+        "--no-install",
+        dest="install_project",
+        action="store_false",
+        help="do not pip install the project itself (editable) in the image",
+    )
+    new.add_argument("--timeout", type=float, default=900.0, help="seconds one test run may take")
+    new.set_defaults(func=_tasks_new)
+
+
+def _tasks_new(args: argparse.Namespace) -> int:
+    from envs.newtask import DEFAULT_TESTS, NewTask, NewTaskError, new_task
+
+    spec = NewTask(
+        repo=args.repo,
+        commit=args.commit,
+        out=args.out,
+        instance_id=args.instance_id,
+        tests=args.tests or DEFAULT_TESTS,
+        python=args.python,
+        wheels=args.wheels,
+        issue=args.issue,
+        install_project=args.install_project,
+        timeout=args.timeout,
+    )
+    try:
+        new_task(spec)
+    except NewTaskError as e:
+        print(f"swe-search tasks new: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _images_base(args: argparse.Namespace) -> int:
     from envs.images import build_base
 
@@ -81,12 +180,38 @@ def _images_base(args: argparse.Namespace) -> int:
 
 
 def _images_build(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from envs.images import build_task_images
     from envs.tasks import load_tasks
 
     _log()
     tasks = load_tasks(args.dataset, instances=args.instances)
-    built = build_task_images(tasks, force=args.force, base_image=args.base_image, report=print)
+    built: list[str] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # one line per image as it finishes; on a terminal also a bar and the build step under way
+    with Progress(*columns, TextColumn("[dim]{task.fields[step]}"), console=Console()) as progress:
+        bar = progress.add_task("images", total=len(tasks), step="")
+        for task in tasks:
+            progress.update(bar, description=task.instance_id, step="")
+            started = time.monotonic()
+            lines: list[str] = []
+            done = build_task_images(
+                [task],
+                force=args.force,
+                base_image=args.base_image,
+                report=lines.append,
+                on_log=lambda line: progress.update(bar, step=line[:60]),
+            )
+            took = f" in {time.monotonic() - started:.0f}s" if done else ""
+            line = f"{task.instance_id}: built {task.image}{took}" if done else lines[-1]
+            progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            built += done
+            progress.advance(bar)
+        progress.update(bar, description="images", step="")
     print(f"built {len(built)} of {len(tasks)} task images")
     return 0
 

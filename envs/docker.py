@@ -1,10 +1,15 @@
 """DockerEnv: a task container with one persistent bash shell.
 
-The shell is a single `bash --login` started with `docker exec` and kept open: each command
+The shell is a single `bash` started with `docker exec` and kept open: each command
 is sent down its stdin and framed by a random sentinel that carries the exit status, so `cd`,
 exported variables and functions persist between commands and a command costs a socket round
 trip rather than a new `docker exec`. The shell runs with job control (`set -m`), so every
 command gets its own process group; a timeout kills those groups and keeps the shell.
+
+The shell sees the environment the grader sees: it starts with the image's `Config.Env` and
+working directory (not as a login shell, whose /etc/profile resets PATH), then sources the
+start-up files images rely on (/etc/profile.d/*.sh, /etc/bash.bashrc, ~/.bashrc: e.g. the conda
+activation SWE-bench images write there); see SHELL_STARTUP.
 
 Containers carry labels (`swe-search=1`, run id, instance id) and are removed by `close()`, when
 the env is garbage-collected, at exit and on SIGTERM; `cleanup()` removes what a SIGKILL left behind.
@@ -25,6 +30,7 @@ import tarfile
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -32,6 +38,7 @@ import docker
 import docker.errors
 
 from envs.engine import ensure_docker
+from envs.patches import exclude_pathspecs
 from envs.settings import ContainerSettings
 from envs.types import ContainerDied, EnvError, ImageNotFound, Observation, Task
 
@@ -60,9 +67,34 @@ SHELL_ENV = {
     "PIP_PROGRESS_BAR": "off",
     "TQDM_DISABLE": "1",
     "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__/*.pyc in the working tree, so none in the patch
     "LANG": "C.UTF-8",
     "TERM": "dumb",
 }
+# Sent to the shell before anything else. The shell starts as `bash --noprofile --norc` with the
+# image's Config.Env (docker exec passes it) plus SHELL_ENV; it then sources the start-up files an
+# interactive shell of the image would (PS1 set, so their `[ -z "$PS1" ] && return` guards pass),
+# with stdin closed so they cannot eat our commands. Afterwards every variable that was set before
+# (the image's and ours) gets its value back, and PATH is merged: what the start-up files put in
+# front of the image's PATH (conda activation) stays in front, what they appended stays behind,
+# and the image's own entries all come back (Debian's /etc/profile would drop them).
+SHELL_STARTUP = rb"""{
+__swe_env=$(export -p); __swe_path=$PATH; PS1='$ '
+for __swe_f in /etc/profile.d/*.sh /etc/bash.bashrc "$HOME/.bashrc"; do
+  [ -r "$__swe_f" ] && . "$__swe_f"
+done
+__swe_new=$PATH; eval "$__swe_env"; set +eu
+__swe_front=; __swe_back=; __swe_seen=
+IFS=: read -ra __swe_parts <<< "$__swe_new"
+for __swe_f in "${__swe_parts[@]}"; do
+  case ":$__swe_path:" in *":$__swe_f:"*) __swe_seen=1; continue ;; esac
+  [ -n "$__swe_f" ] || continue
+  if [ -z "$__swe_seen" ]; then __swe_front+="$__swe_f:"; else __swe_back+=":$__swe_f"; fi
+done
+export PATH="$__swe_front$__swe_path$__swe_back"
+unset PS1 __swe_env __swe_path __swe_new __swe_front __swe_back __swe_seen __swe_parts __swe_f
+} </dev/null
+"""
 # Kills every process below the shell ($1): first their process groups (one per command under
 # `set -m`, so grandchildren die too), then any stragglers. Reads /proc: minimal images have no ps.
 KILL_TREE = r"""
@@ -112,13 +144,21 @@ __swe_stop() {
 __swe_stop; unset -f __swe_stop; jobs >/dev/null 2>&1; true
 """
 # The patch of every change against $1, built in a throwaway index so the agent's index stays as is.
+# The other arguments are pathspecs of caches (envs.patches): files new since $1 that match them
+# are dropped from that index; a change to a tracked file is always kept.
 DIFF_SCRIPT = r"""
 set -e
+base=$1; shift
+cd "$(git rev-parse --show-toplevel)"
 index=$(mktemp); trap 'rm -f "$index"' EXIT
 cp "$(git rev-parse --git-path index)" "$index" 2>/dev/null || rm -f "$index"
 export GIT_INDEX_FILE=$index
 git add -A
-git -c core.quotepath=false diff --cached --binary -M --no-color --no-ext-diff "$1"
+if [ $# -gt 0 ]; then
+  git diff --cached --no-renames --name-only --diff-filter=A -z "$base" -- "$@" \
+    | git update-index --force-remove -z --stdin
+fi
+git -c core.quotepath=false diff --cached --binary -M --no-color --no-ext-diff "$base"
 """
 
 
@@ -135,14 +175,18 @@ class DockerEnv:
         container: ContainerSettings | None = None,
         output_limit: int = 1_000_000,
         env: dict[str, str] | None = None,
+        diff_exclude: Sequence[str] | None = None,
     ):
         """Start the task's container and its shell.
 
         `timeout` is the default per-command timeout in seconds; `output_limit` caps the bytes
-        of output kept per command (head and tail); `container` holds the limits and security
-        options (default: `ContainerSettings()`, offline).
+        of output kept per command (head and tail); `container` holds the limits, security
+        options and diff excludes (default: `ContainerSettings()`, offline); `diff_exclude`
+        overrides the settings' list of caches `diff()` leaves out (envs.patches).
         """
         self.task = task
+        settings = container or ContainerSettings()
+        self.diff_exclude = list(settings.diff_exclude if diff_exclude is None else diff_exclude)
         self.run_id = run_id
         self.timeout = timeout
         self.output_limit = output_limit
@@ -154,7 +198,7 @@ class DockerEnv:
         _install_signal_handlers()
         try:
             t0 = time.perf_counter()
-            self.container = self._create_container(container or ContainerSettings())
+            self.container = self._create_container(settings)
             # removes the container when close() is called, when this object is collected, or at exit
             self._finalizer = weakref.finalize(self, _remove_container, self.client, self.container.id)
             self.container.start()
@@ -218,11 +262,12 @@ class DockerEnv:
         """The patch (`git apply`-able, binary-safe) of every change against the base commit.
 
         First kills what the agent left running: a process storm at the pids limit would make
-        `git diff` fail to start and lose the patch.
+        `git diff` fail to start and lose the patch. New files that match `diff_exclude`
+        (byte-code, test caches) are left out.
         """
         self._stop_leftovers()
         code, (out, err) = self.container.exec_run(
-            ["bash", "-c", DIFF_SCRIPT, "diff", self.base_commit],
+            ["bash", "-c", DIFF_SCRIPT, "diff", self.base_commit, *exclude_pathspecs(self.diff_exclude)],
             workdir=self.task.workdir,
             environment={
                 "GIT_CONFIG_COUNT": "1",
@@ -316,7 +361,9 @@ class DockerEnv:
         script = DIFF_SCRIPT.replace("git -c core", 'git -c core.attributesFile="$attrs" -c core')
         script = 'attrs=$(mktemp); echo "* binary" > "$attrs"\n' + script
         code, (out, err) = self.container.exec_run(
-            ["bash", "-c", script, "diff", self.base_commit], workdir=self.task.workdir, demux=True
+            ["bash", "-c", script, "diff", self.base_commit, *exclude_pathspecs(self.diff_exclude)],
+            workdir=self.task.workdir,
+            demux=True,
         )
         if code != 0:
             raise EnvError(f"git diff failed in {self.task.workdir}: {(err or b'').decode(errors='replace')}")
@@ -355,7 +402,7 @@ class _ShellGone(Exception):
 
 
 class _Shell:
-    """One `bash --login` inside the container, driven through its stdin and stdout."""
+    """One `bash` inside the container (see SHELL_STARTUP), driven through its stdin and stdout."""
 
     def __init__(
         self,
@@ -369,7 +416,7 @@ class _Shell:
         self.cwd = cwd or workdir
         self.exec_id = api.exec_create(
             container_id,
-            ["bash", "--login"],
+            ["bash", "--noprofile", "--norc"],  # not a login shell: /etc/profile resets PATH
             stdin=True,
             stdout=True,
             stderr=True,
@@ -380,6 +427,7 @@ class _Shell:
         self.sock: socket.socket = getattr(self._sock_io, "_sock", self._sock_io)
         self._frames = _FrameReader(self.sock)
         token = secrets.token_hex(16)
+        self.sock.sendall(SHELL_STARTUP)
         self.sock.sendall(
             f"exec 2>&1; set -m; cd {_quote(self.cwd)} 2>/dev/null; printf '%s %d\\n' {token} $$\n".encode()
         )

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from envs.patches import DIFF_EXCLUDE
+
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmg]?)b?", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MIN_MEMORY = 6 << 20  # docker refuses a smaller memory limit
@@ -52,6 +54,12 @@ class ContainerSettings(BaseModel):
     cap_drop: list[str] = Field(
         default_factory=lambda: ["AUDIT_WRITE", "MKNOD", "NET_RAW", "SETFCAP"],
         description="Linux capabilities to drop (docker --cap-drop); the defaults are never needed by tests.",
+    )
+
+    diff_exclude: list[str] = Field(
+        default_factory=lambda: list(DIFF_EXCLUDE),
+        description="New files the agent's patch leaves out, as .gitignore patterns (default: byte-code, "
+        "test and tool caches; see envs.patches). Changes to tracked files are always kept; [] keeps all.",
     )
 
     @field_validator("mem_limit")

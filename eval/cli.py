@@ -5,10 +5,14 @@
     swe-search report RUN_DIR                                           rewrite a run's report
     swe-search experiment [-c configs/experiment.yaml] [key.path=value ...]  collect, train, evaluate, table
     swe-search images base|build ...  /  swe-search envs cleanup       (envs.cli)
+    swe-search tasks new --repo PATH --commit FIX --out TASK_REPO      a task from a fix commit (envs.cli)
     swe-search critic train|serve ...                                   (critic.cli)
 
 Exit codes: 0 done, 1 unexpected failure, 2 bad usage or a failed pre-flight check (nothing
 started), 130 interrupted (partial results kept; rerun the same command to resume).
+
+The heavy parts (the runner, swebench, docker-py, the policies) are imported by the commands that
+use them, so `--help` and usage errors answer at once.
 """
 
 from __future__ import annotations
@@ -21,30 +25,17 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 import critic.cli
 import envs.cli
-from agent.config import ConfigError
-from agent.policies import PolicyError
-from agent.redaction import scrub_text
+from agent.redaction import scrub_text  # standard library only: --help stays fast
 from envs.types import DockerUnavailable, EnvError
-from eval import report as reports
-from eval.config import DEFAULT_RUN_YAML, RunConfig, RunConfigError
-from eval.runner import (
-    CriticUnavailable,
-    RunnerError,
-    abandoned_alive,
-    evaluate,
-    match_predictions,
-    prepare,
-    run_batch,
-    select_tasks,
-)
-from search.solve import MissingCritic
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from eval.config import RunConfig
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -54,18 +45,32 @@ class UsageError(Exception):
     """A pre-flight check failed: the command cannot run as given (exit code 2, no traceback)."""
 
 
-PREFLIGHT_ERRORS: tuple[type[BaseException], ...] = (
-    RunConfigError,
-    ConfigError,
-    PolicyError,
-    CriticUnavailable,
-    DockerUnavailable,
-    MissingCritic,
-    RunnerError,
-    FileNotFoundError,
-    ValueError,
-)
-"""Errors that, raised before any container starts, mean "fix the command"."""
+def preflight_errors() -> tuple[type[BaseException], ...]:
+    """Errors that, raised before any container starts, mean "fix the command"."""
+    from agent.config import ConfigError
+    from agent.policies import PolicyError
+    from eval.config import RunConfigError
+    from eval.runner import CriticUnavailable, RunnerError
+    from search.solve import MissingCritic
+
+    return (
+        RunConfigError,
+        ConfigError,
+        PolicyError,
+        CriticUnavailable,
+        DockerUnavailable,
+        MissingCritic,
+        RunnerError,
+        FileNotFoundError,
+        ValueError,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PREFLIGHT_ERRORS":  # the old constant, now imported only when asked for
+        return preflight_errors()
+    raise AttributeError(f"module 'eval.cli' has no attribute {name!r}")
+
 
 # flag dest -> RunConfig key path
 FLAG_KEYS = {
@@ -160,7 +165,7 @@ def _add_run(sub: Any) -> None:
         "-c",
         "--config",
         type=Path,
-        help=f"YAML run config, e.g. configs/demo.yaml (default: {DEFAULT_RUN_YAML})",
+        help="YAML run config, e.g. configs/demo.yaml (default: configs/run.yaml of the package)",
     )
     p.add_argument(
         "overrides",
@@ -316,12 +321,14 @@ def preflight() -> Iterator[None]:
     secret."""
     try:
         yield
-    except PREFLIGHT_ERRORS as e:
+    except preflight_errors() as e:
         raise UsageError(" ".join(scrub_text(str(e)).split()) or type(e).__name__) from e
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The effective RunConfig: file, then flags, then overrides."""
+    from eval.config import RunConfig
+
     flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     if flags.get("out") is not None:
         flags["out"] = str(flags["out"])
@@ -332,6 +339,10 @@ def print_summary(report_md: Path, console: Console) -> None:
     """The Pass@1 table and where the report is."""
     import json
 
+    from rich.table import Table
+
+    from eval import report as reports
+
     data = json.loads((report_md.parent / "report.json").read_text())
     table = Table(title="swe-search", show_header=False)
     for name, value in reports.pass_at_1_rows(data):
@@ -341,6 +352,11 @@ def print_summary(report_md: Path, console: Console) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from eval import report as reports
+    from eval.runner import prepare, run_batch
+
     out_console, err = Console(), Console(stderr=True)
     with preflight():
         config = config_from_args(args)
@@ -359,6 +375,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from eval import report as reports
+    from eval.runner import RunnerError, evaluate, match_predictions, select_tasks
+
     out_console, err = Console(), Console(stderr=True)
     with preflight():
         if not args.predictions.is_file():
@@ -385,9 +406,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from eval import report as reports
+
     if not (args.run_dir / "instances").is_dir():
         raise UsageError(f"{args.run_dir} is not a run folder (no instances/ inside)")
     md = reports.write_report(args.run_dir)
+    from rich.console import Console
+
     print_summary(md, Console())
     return 0
 
@@ -405,7 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     by then every container is removed and every file written.
     """
     code = _main(argv)
-    if argv is None and abandoned_alive():
+    runner = sys.modules.get("eval.runner")  # only a command that ran something can have left threads
+    if argv is None and runner is not None and runner.abandoned_alive():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -65,6 +65,8 @@ RECORD_SCHEMA_VERSION = 1
 GRACE_SECONDS = 120.0
 """How long after closing a late instance's containers the runner waits for its thread to return
 (at least one policy call: a local model on a loaded CPU can take a minute per step)."""
+FROM_PREDICTIONS = "from_predictions"
+"""The exit status of a run that `swe-search eval` graded from a predictions file (no agent ran)."""
 AGENT_DEADLINE_SHARE = 0.9
 SECRET_IN_PATCH = ExitStatus.secret_in_patch.value
 """The agent stops itself (between steps, keeping its patch) at this share of the instance timeout."""
@@ -553,7 +555,8 @@ class Runner:
     def _line(self, rec: InstanceRecord) -> str:
         mark = "[green]resolved[/]" if rec.resolved else f"[red]{rec.grade_status}[/]"
         extra = f" ({rec.error})" if rec.error else ""
-        return scrub_text(f"{rec.instance_id}: {mark}  exit={rec.exit_status}  {rec.duration:.0f}s{extra}")
+        how = "graded from predictions" if rec.exit_status == FROM_PREDICTIONS else f"exit={rec.exit_status}"
+        return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{extra}")
 
 
 def save_config(out: Path, config: dict[str, Any]) -> Path:
@@ -840,7 +843,7 @@ def grade_prediction(
 ) -> InstanceRecord:
     """One instance of `swe-search eval`: grade a given patch (under `container`'s limits)."""
     started = time.time()
-    rec = RunRecord(index=0, patch_empty=not patch.strip())
+    rec = RunRecord(index=0, exit_status=FROM_PREDICTIONS, patch_empty=not patch.strip())
     patch = withhold_secret(rec, patch)
     entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout, container)
     _write_grades(runner.out, task.instance_id, 0, entries)
