@@ -6,13 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from eval.experiment import Experiment, ExperimentError
-from eval.experiment_config import DEFAULT_EXPERIMENT_YAML, ExperimentConfig
+if TYPE_CHECKING:  # the experiment imports the runner, swebench and docker: only when it runs
+    from eval.experiment import Experiment
+    from eval.experiment_config import ExperimentConfig
+
 
 FLAG_KEYS = {
     "out": "out",
@@ -47,7 +49,7 @@ def _seeds(value: str) -> list[int]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = EXAMPLES
     p.add_argument(
-        "-c", "--config", type=Path, help=f"YAML experiment config (default: {DEFAULT_EXPERIMENT_YAML})"
+        "-c", "--config", type=Path, help="YAML experiment config (default: configs/experiment.yaml)"
     )
     p.add_argument(
         "overrides",
@@ -65,6 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """The effective ExperimentConfig: file, then flags, then overrides."""
+    from eval.experiment_config import ExperimentConfig
+
     flags: dict[str, Any] = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     if flags["out"] is not None:
         flags["out"] = str(flags["out"])
@@ -72,6 +76,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def prepare_experiment(args: argparse.Namespace) -> Experiment:
+    from eval.experiment import Experiment
+
     """Config, splits, policy and Docker checked; nothing started."""
     return Experiment(config_from_args(args), Console(stderr=True), progress=not args.no_progress)
 
@@ -98,6 +104,8 @@ def print_table(report_md: Path, console: Console) -> None:
 
 def run_and_print(experiment: Experiment, console: Console, exit_interrupted: int) -> int:
     """Run the phases that are not complete; print the table. Exit code 0, 2 or `exit_interrupted`."""
+    from eval.experiment import ExperimentError
+
     try:
         finished = experiment.run()
     except ExperimentError as e:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agent.redaction import scrub
 from critic.config import TrainConfig
 from eval.config import (
     DEFAULT_RUN_YAML,
@@ -22,7 +23,6 @@ from eval.config import (
     deep_merge,
     parse_override,
     read_config_file,
-    redact,
     set_path,
 )
 
@@ -231,7 +231,7 @@ class ExperimentConfig(BaseModel):
 
     def public_dict(self) -> dict[str, Any]:
         """The effective config as plain data, secrets redacted, without the output folder."""
-        return redact(self.model_dump(mode="json", exclude={"out"}))
+        return scrub(self.model_dump(mode="json", exclude={"out"}))
 
     @classmethod
     def load(
