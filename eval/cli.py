@@ -289,6 +289,8 @@ def _add_experiment(sub: Any) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from eval import experiment_cli
 
     with preflight():  # config, splits, policy, Docker: no container yet
