@@ -127,7 +127,7 @@ def read_tree(root: Path) -> dict[str, str]:
         rel = path.relative_to(root)
         cache = path.suffix == ".pyc" or any(p in ("__pycache__", ".pytest_cache") for p in rel.parts)
         if path.is_file() and not cache:
-            files[rel.as_posix()] = path.read_text()
+            files[rel.as_posix()] = path.read_text(encoding="utf-8")
     return files
 
 
@@ -212,7 +212,7 @@ class Git:
 def write_tree(root: Path, files: dict[str, str]) -> None:
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
+        (root / path).write_text(text, encoding="utf-8")
 
 
 def render_task(lib: str, version: str, n: int, task: dict, correct: dict[str, str]) -> dict[str, str]:
@@ -280,7 +280,7 @@ def load_specs(libs: list[str] | None = None) -> dict[str, dict]:
     specs = {}
     for path in sorted(SPECS.glob("*.yaml")):
         if libs is None or path.stem in libs:
-            specs[path.stem] = yaml.safe_load(path.read_text())
+            specs[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return specs
 
 
@@ -309,11 +309,11 @@ def build(check: bool = False) -> list[str]:
     expected = expected_files()
     changes = []
     for path, text in sorted(expected.items()):
-        if not path.is_file() or path.read_text() != text:
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
             changes.append(f"{'stale' if check else 'wrote'}: {path.relative_to(TESTBED)}")
             if not check:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
+                path.write_text(text, encoding="utf-8")
     for path in sorted(generated_files() - set(expected)):
         changes.append(f"{'extra' if check else 'removed'}: {path.relative_to(TESTBED)}")
         if not check:
@@ -339,16 +339,19 @@ def validate(task_dir: Path) -> list[str]:
     from swebench.harness.log_parsers import PARSER_REGISTRY
 
     parse = PARSER_REGISTRY["parse_log_pytest"]
-    tests = yaml.safe_load((task_dir / "tests.json").read_text())
-    repro = repro_script((task_dir / "problem_statement.md").read_text())
-    patches = {"base": "", "gold": (task_dir / "gold.patch").read_text()}
-    patches |= {f"decoy {p.stem}": p.read_text() for p in sorted((task_dir / "decoys").glob("*.patch"))}
+    tests = yaml.safe_load((task_dir / "tests.json").read_text(encoding="utf-8"))
+    repro = repro_script((task_dir / "problem_statement.md").read_text(encoding="utf-8"))
+    patches = {"base": "", "gold": (task_dir / "gold.patch").read_text(encoding="utf-8")}
+    patches |= {
+        f"decoy {p.stem}": p.read_text(encoding="utf-8")
+        for p in sorted((task_dir / "decoys").glob("*.patch"))
+    }
     problems = []
     for name, patch in patches.items():
         with tempfile.TemporaryDirectory(prefix="testbed-validate-") as tmp:
             work = Path(tmp) / "repo"
             shutil.copytree(task_dir / "repo", work, ignore=IGNORED)
-            for p in (patch, (task_dir / "test.patch").read_text()):
+            for p in (patch, (task_dir / "test.patch").read_text(encoding="utf-8")):
                 if p:
                     subprocess.run(["git", "apply", "-"], input=p, text=True, cwd=work, check=True)
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -2,8 +2,8 @@
 set -uxo pipefail
 cd /testbed
 git status --short
-git -c core.fileMode=false diff 7699e3cb7575351c601fa5c0148caf468a564245
-git checkout 7699e3cb7575351c601fa5c0148caf468a564245 -- tests/test_interval.py
+git -c core.fileMode=false diff 5b2c92d3ead9864835cbd8c4822e6b4b7bb8bf14
+git checkout 5b2c92d3ead9864835cbd8c4822e6b4b7bb8bf14 -- tests/test_interval.py
 git apply -v - <<'EOF_SWE_SEARCH_TEST_PATCH' || { echo "the test patch does not apply" >&2; exit 2; }
 diff --git a/tests/test_interval.py b/tests/test_interval.py
 index fcdc574..cd4845e 100644
@@ -34,4 +34,4 @@ EOF_SWE_SEARCH_TEST_PATCH
 : '>>>>> Start Test Output'
 python3 -m pytest -rA -p no:cacheprovider tests
 : '>>>>> End Test Output'
-git checkout 7699e3cb7575351c601fa5c0148caf468a564245 -- tests/test_interval.py
+git checkout 5b2c92d3ead9864835cbd8c4822e6b4b7bb8bf14 -- tests/test_interval.py

@@ -2,8 +2,8 @@
 set -uxo pipefail
 cd /testbed
 git status --short
-git -c core.fileMode=false diff 200105514af33c2e87a09a16df64df308cdac4b4
-git checkout 200105514af33c2e87a09a16df64df308cdac4b4 -- tests/test_interval.py
+git -c core.fileMode=false diff 4b9eed96ab726d20359c5a3630295c6ec8e3dacd
+git checkout 4b9eed96ab726d20359c5a3630295c6ec8e3dacd -- tests/test_interval.py
 git apply -v - <<'EOF_SWE_SEARCH_TEST_PATCH' || { echo "the test patch does not apply" >&2; exit 2; }
 diff --git a/tests/test_interval.py b/tests/test_interval.py
 index fcdc574..2deaf04 100644
@@ -28,4 +28,4 @@ EOF_SWE_SEARCH_TEST_PATCH
 : '>>>>> Start Test Output'
 python3 -m pytest -rA -p no:cacheprovider tests
 : '>>>>> End Test Output'
-git checkout 200105514af33c2e87a09a16df64df308cdac4b4 -- tests/test_interval.py
+git checkout 4b9eed96ab726d20359c5a3630295c6ec8e3dacd -- tests/test_interval.py

@@ -2,8 +2,8 @@
 set -uxo pipefail
 cd /testbed
 git status --short
-git -c core.fileMode=false diff d758e0a1df3101932dda4cfeb2d6059ac7b4df9f
-git checkout d758e0a1df3101932dda4cfeb2d6059ac7b4df9f -- tests/test_intervalset.py
+git -c core.fileMode=false diff 9dfa1137ea8814d23bd73092c5acc049640b95f8
+git checkout 9dfa1137ea8814d23bd73092c5acc049640b95f8 -- tests/test_intervalset.py
 git apply -v - <<'EOF_SWE_SEARCH_TEST_PATCH' || { echo "the test patch does not apply" >&2; exit 2; }
 diff --git a/tests/test_intervalset.py b/tests/test_intervalset.py
 index ce1541e..5c3f4eb 100644
@@ -29,4 +29,4 @@ EOF_SWE_SEARCH_TEST_PATCH
 : '>>>>> Start Test Output'
 python3 -m pytest -rA -p no:cacheprovider tests
 : '>>>>> End Test Output'
-git checkout d758e0a1df3101932dda4cfeb2d6059ac7b4df9f -- tests/test_intervalset.py
+git checkout 9dfa1137ea8814d23bd73092c5acc049640b95f8 -- tests/test_intervalset.py

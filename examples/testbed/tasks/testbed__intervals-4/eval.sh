@@ -2,8 +2,8 @@
 set -uxo pipefail
 cd /testbed
 git status --short
-git -c core.fileMode=false diff ce9d8f0c52185eeb277519bc777deb91ad3eef64
-git checkout ce9d8f0c52185eeb277519bc777deb91ad3eef64 -- tests/test_text.py
+git -c core.fileMode=false diff bd6efd47b4040cd284d68b510abe6e8baa6ca58e
+git checkout bd6efd47b4040cd284d68b510abe6e8baa6ca58e -- tests/test_text.py
 git apply -v - <<'EOF_SWE_SEARCH_TEST_PATCH' || { echo "the test patch does not apply" >&2; exit 2; }
 diff --git a/tests/test_text.py b/tests/test_text.py
 index afa90ed..19138e9 100644
@@ -27,4 +27,4 @@ EOF_SWE_SEARCH_TEST_PATCH
 : '>>>>> Start Test Output'
 python3 -m pytest -rA -p no:cacheprovider tests
 : '>>>>> End Test Output'
-git checkout ce9d8f0c52185eeb277519bc777deb91ad3eef64 -- tests/test_text.py
+git checkout bd6efd47b4040cd284d68b510abe6e8baa6ca58e -- tests/test_text.py

@@ -2,8 +2,8 @@
 set -uxo pipefail
 cd /testbed
 git status --short
-git -c core.fileMode=false diff 89f963baf40fb02e8eb2d4266a98a6dbb31dcfe1
-git checkout 89f963baf40fb02e8eb2d4266a98a6dbb31dcfe1 -- tests/test_interval.py
+git -c core.fileMode=false diff e20c8542e5908bff627ddbc64aa801cc318ea4a8
+git checkout e20c8542e5908bff627ddbc64aa801cc318ea4a8 -- tests/test_interval.py
 git apply -v - <<'EOF_SWE_SEARCH_TEST_PATCH' || { echo "the test patch does not apply" >&2; exit 2; }
 diff --git a/tests/test_interval.py b/tests/test_interval.py
 index fcdc574..66c0fcb 100644
@@ -31,4 +31,4 @@ EOF_SWE_SEARCH_TEST_PATCH
 : '>>>>> Start Test Output'
 python3 -m pytest -rA -p no:cacheprovider tests
 : '>>>>> End Test Output'
-git checkout 89f963baf40fb02e8eb2d4266a98a6dbb31dcfe1 -- tests/test_interval.py
+git checkout e20c8542e5908bff627ddbc64aa801cc318ea4a8 -- tests/test_interval.py
