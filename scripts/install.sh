@@ -38,4 +38,5 @@ log "docker engine"
 log "base image and example-task images"
 "$PY" -m eval.cli images base
 "$PY" -m eval.cli images build examples/tasks
+"$PY" -m eval.cli images build examples/testbed
 log "done"

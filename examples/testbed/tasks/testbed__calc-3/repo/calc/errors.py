@@ -1,0 +1,5 @@
+"""The one exception calc raises."""
+
+
+class CalcError(ValueError):
+    """An expression that cannot be read or evaluated."""
