@@ -35,6 +35,7 @@ from swebench.harness.grading import get_eval_report
 from swebench.harness.run_evaluation import GIT_APPLY_CMDS
 from swebench.harness.utils import make_test_spec
 
+from envs.docker import owner_labels
 from envs.types import ImageNotFound, Task
 
 DEFAULT_TIMEOUT = 1800.0
@@ -271,11 +272,7 @@ class _GradingContainer:
             detach=True,
             network_mode="none",
             working_dir=self._task.workdir,
-            labels={
-                "swe-search": "1",
-                "swe-search.run_id": self._run_id,
-                "swe-search.instance_id": self._task.instance_id,
-            },
+            labels=owner_labels(self._run_id, self._task.instance_id),
         )
         return self._container
 
