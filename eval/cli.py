@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import critic.cli
@@ -338,7 +339,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         batch = prepare(config, force=args.force)  # critic, policy, dataset: no container yet
     if batch.set_aside is not None:
-        err.print(f"--force: the earlier run in {batch.out} was moved to {batch.set_aside}")
+        err.print(f"--force: the earlier run in {batch.out} was moved to {batch.set_aside}", soft_wrap=True)
     err.print(
         f"run {batch.run_id}: {len(batch.tasks)} instance(s), model {config.model}, strategy "
         f"{config.search.strategy}, {config.workers} worker(s) -> {batch.out}"
@@ -357,7 +358,8 @@ def _failures(out: Path, ids: list[str], err: Console) -> int:
     records = load_records(out)
     every, message = failure_summary([records[i] for i in ids if i in records])
     if message:
-        err.print(f"[red]{message}[/]" if every else f"[yellow]{message}[/]", highlight=False, markup=True)
+        text = escape(message)
+        err.print(f"[red]{text}[/]" if every else f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
     return EXIT_INFRA if every else 0
 
 
@@ -429,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if main_thread else {}
     try:
         code = _main(argv)
-        if code == EXIT_INTERRUPTED:
+        if argv is None and code == EXIT_INTERRUPTED:  # not in-process: a caller's containers are its own
             _remove_own_containers()
         if argv is None and (abandoned_alive() or code == EXIT_INTERRUPTED):
             sys.stdout.flush()

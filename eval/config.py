@@ -78,7 +78,9 @@ class RunConfig(BaseModel):
     )
     grade_timeout: float = Field(1800.0, gt=0, description="Seconds the tests of one grading may take.")
     build_images: bool = Field(True, description="Build missing task images before the run starts.")
-    retry_errors: bool = Field(False, description="On resume, also redo instances that ended in an error.")
+    retry_errors: bool = Field(
+        False, description="On resume, also redo timeouts (infrastructure errors are always redone)."
+    )
     container: ContainerConfig = Field(default_factory=ContainerConfig, description="Container resources.")
 
     @field_validator("shard")

@@ -46,6 +46,7 @@ import docker.errors
 import yaml
 from pydantic import BaseModel, Field
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -538,7 +539,9 @@ class Runner:
         skipped = len(tasks) - len(todo)
         if skipped or self.redone:
             again = f", {self.redone} that failed for infrastructure reasons redone" if self.redone else ""
-            self.console.print(f"resume: {skipped} finished instance(s) skipped{again}, {len(todo)} to run")
+            self.console.print(
+                f"resume: {skipped} finished instance(s) skipped{again}, {len(todo)} to run", soft_wrap=True
+            )
         jobs: queue.Queue[Task] = queue.Queue()
         for t in todo:
             jobs.put(t)
@@ -584,7 +587,7 @@ class Runner:
                     stats["resolved"] += rec.resolved
                     stats["cost"] += rec.cost
                     progress.update(bar, advance=1, resolved=stats["resolved"], cost=stats["cost"])
-                    progress.console.print(self._line(rec))
+                    progress.console.print(self._line(rec), soft_wrap=True)
         except KeyboardInterrupt:
             self._interrupt(jobs, threads)
             return False
@@ -656,14 +659,15 @@ class Runner:
         mark = "[green]resolved[/]" if rec.resolved else f"[red]{rec.grade_status}[/]"
         if rec.status != "ok":
             mark = f"[red]{rec.status}[/]"
-        extra = f" ({rec.error})" if rec.error else ""
+        extra = f" ({escape(rec.error)})" if rec.error else ""
         if rec.status == "error":  # one cause is told once; later instances point back to it
             first = self._reasons.setdefault(_reason_key(rec), rec.instance_id)
-            extra = (
-                f" ({rec.error_kind}: {rec.error})"
+            told = (
+                escape(f"{rec.error_kind}: {rec.error}")
                 if first == rec.instance_id
-                else f" ({rec.error_kind}, as {first})"
+                else f"{rec.error_kind}, as {first}"
             )
+            extra = f" ({told})"
         return f"{rec.instance_id}: {mark}  exit={rec.exit_status}  {rec.duration:.0f}s{extra}"
 
 
