@@ -259,7 +259,10 @@ def _add_eval(sub: Any) -> None:
         "eval",
         help="grade a swebench predictions file",
         description="Grade every prediction of a swebench predictions file (JSONL of {instance_id, "
-        "model_name_or_path, model_patch}) against the dataset's tests and write grades and a report.",
+        "model_name_or_path, model_patch}) against the dataset's tests and write grades and a report. "
+        "A grading that fails for infrastructure reasons is status error (redone by the same command "
+        "again). Exit codes: 0 done, 2 bad usage, 3 every grading failed for infrastructure reasons, "
+        "130 interrupted.",
     )
     p.add_argument("--predictions", type=Path, required=True, help="predictions file (.jsonl or .json)")
     _add_selection(p)
