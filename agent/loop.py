@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent import scaffold
+from agent import deadline, scaffold
 from agent.config import AgentConfig
 from agent.policies import ContextOverflowError, PolicyError
 from agent.stops import (
@@ -154,7 +154,13 @@ class Agent:
     def _choose(self, history: list[Message]) -> Choice:
         chars = sum(len(m["content"]) for m in history)
         try:
-            choice = self.chooser.choose(history, self.policy)
+            # model and critic calls end by the run's wall time (agent.deadline), even a hung one
+            with deadline.within(self._started + self.config.wall_time):
+                choice = self.chooser.choose(history, self.policy)
+        except deadline.DeadlineExceeded as exc:
+            raise TimeLimitReached(
+                f"the {self.config.wall_time:g} s limit ran out during a call: {exc}"
+            ) from exc
         except ContextOverflowError as exc:
             raise ContextExhausted(str(exc)) from exc
         except PolicyError as exc:

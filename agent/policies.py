@@ -23,6 +23,7 @@ import openai
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from agent import deadline
 from agent.config import CONFIG_DIR, read_yaml
 from agent.redaction import ScrubLogs, register_secret
 from agent.types import Completion, Message
@@ -258,19 +259,23 @@ class OpenAIPolicy:
     ) -> list[Completion]:
         """n replies to `messages`: one request with `n` when the server allows it, else n in parallel."""
         temperature = self.spec.temperature if temperature is None else temperature
+        end = deadline.current()  # read here: the pool's threads below do not see this context
         if n > 1 and self._n_supported:
             try:
-                return self._request(messages, n, temperature)
+                return self._request(messages, n, temperature, end)
             except PolicyRequestError as exc:
                 log.warning("%s rejected n=%d (%s); sending %d separate requests", self.base_url, n, exc, n)
                 self._n_supported = False
         if n == 1:
-            return self._request(messages, 1, temperature)
+            return self._request(messages, 1, temperature, end)
         with ThreadPoolExecutor(max_workers=min(n, self.spec.concurrency)) as pool:
-            futures = [pool.submit(self._request, messages, 1, temperature) for _ in range(n)]
+            futures = [pool.submit(self._request, messages, 1, temperature, end) for _ in range(n)]
             return [c for f in futures for c in f.result()]
 
-    def _request(self, messages: list[Message], n: int, temperature: float) -> list[Completion]:
+    def _request(
+        self, messages: list[Message], n: int, temperature: float, end: float | None = None
+    ) -> list[Completion]:
+        """One chat completion with retries; every attempt, wait and timeout ends by `end` (monotonic)."""
         kwargs: dict[str, Any] = {
             "model": self.spec.model or self.spec.name,
             "messages": messages,
@@ -284,9 +289,12 @@ class OpenAIPolicy:
             kwargs["top_p"] = self.spec.top_p
         if self.spec.extra_body:
             kwargs["extra_body"] = self.spec.extra_body
+        backoff = wait_random_exponential(multiplier=self.spec.retry_wait, max=self.spec.retry_wait_max)
         retrying = Retrying(
             stop=stop_after_attempt(self.spec.max_attempts),
-            wait=wait_random_exponential(multiplier=self.spec.retry_wait, max=self.spec.retry_wait_max),
+            wait=lambda rs: (
+                backoff(rs) if end is None else max(0.0, min(backoff(rs), end - time.monotonic()))
+            ),
             retry=retry_if_exception(_is_transient),
             before_sleep=lambda rs: log.warning(
                 "%s: attempt %d failed (%s); retrying",
@@ -296,10 +304,18 @@ class OpenAIPolicy:
             ),
             reraise=True,
         )
+        what = f"a reply from {self.spec.name!r} at {self.base_url}"
+
+        def attempt() -> Any:
+            timeout = deadline.bound(self.spec.timeout, end, what)
+            return self._client.chat.completions.create(**kwargs, timeout=timeout)
+
         start = time.monotonic()
         try:
-            response = retrying(self._client.chat.completions.create, **kwargs)
+            response = retrying(attempt)
         except openai.APIError as exc:
+            if deadline.passed(end):
+                raise deadline.DeadlineExceeded(f"the run's time ran out waiting for {what}") from exc
             raise self._translate(exc) from exc
         return self._completions(response, n, time.monotonic() - start)
 

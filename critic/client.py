@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from agent import deadline
 from agent.types import Message
 from critic.protocol import final_turn
 
@@ -86,15 +88,20 @@ class HTTPCritic:
     def _call(self, method: str, path: str, json: Any = None, url: str | None = None) -> dict[str, Any]:
         base = url or self.url
         headers = {"X-Critic-Session": self.session} if self.session else None
+        end = deadline.current()  # the agent run's deadline, if any: attempts and waits end by it
+        backoff = wait_exponential(multiplier=0.2, max=5.0)
 
         @retry(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(self.retries),
-            wait=wait_exponential(multiplier=0.2, max=5.0),
+            wait=lambda rs: (
+                backoff(rs) if end is None else max(0.0, min(backoff(rs), end - time.monotonic()))
+            ),
             reraise=True,
         )
         def once() -> httpx.Response:
-            r = self._http.request(method, base + path, json=json, headers=headers)
+            timeout = deadline.bound(self.timeout, end, f"the critic at {base}")
+            r = self._http.request(method, base + path, json=json, headers=headers, timeout=timeout)
             if r.status_code >= 500:
                 r.raise_for_status()
             return r
@@ -102,6 +109,10 @@ class HTTPCritic:
         try:
             r = once()
         except httpx.TransportError as e:
+            if deadline.passed(end):
+                raise deadline.DeadlineExceeded(
+                    f"the run's time ran out waiting for the critic at {base}"
+                ) from e
             raise self._down([base]) from e
         except httpx.HTTPStatusError as e:
             raise CriticRequestError(

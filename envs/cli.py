@@ -62,10 +62,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     envs_sub = envs.add_subparsers(dest="envs_command", required=True)
     cleanup = envs_sub.add_parser(
         "cleanup",
-        help="remove containers left behind by swe-search",
-        description="Remove every container labelled swe-search=1, or only those of one run.",
+        help="remove containers left behind by swe-search (of runs that no longer run)",
+        description="Remove the containers labelled swe-search=1 (or only those of one run) whose owner "
+        "process is gone, e.g. after a kill -9. Containers of a run that is still going are kept, and "
+        "counted; --all removes them too.",
     )
     cleanup.add_argument("--run-id", metavar="ID", help="only containers of this run")
+    cleanup.add_argument(
+        "--all",
+        dest="all_owners",
+        action="store_true",
+        help="also remove the containers of live runs (they fail at their next command)",
+    )
     cleanup.set_defaults(func=_envs_cleanup)
     engine = envs_sub.add_parser(
         "engine",
@@ -217,9 +225,12 @@ def _images_build(args: argparse.Namespace) -> int:
 
 
 def _envs_cleanup(args: argparse.Namespace) -> int:
-    from envs.docker import cleanup
+    from envs.docker import cleanup, live_containers
 
-    print(f"removed {cleanup(run_id=args.run_id)} containers")
+    removed = cleanup(run_id=args.run_id, all_owners=args.all_owners)
+    kept = live_containers(args.run_id)
+    note = f"; kept {kept} of runs still going (--all removes them too)" if kept else ""
+    print(f"removed {removed} containers{note}")
     return 0
 
 

@@ -23,15 +23,18 @@ import logging
 import os
 import re
 import secrets
+import select
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import tarfile
 import threading
 import time
 import weakref
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
@@ -48,6 +51,11 @@ LABEL = "swe-search"
 LABEL_RUN = "swe-search.run_id"
 LABEL_INSTANCE = "swe-search.instance_id"
 LABEL_PID = "swe-search.pid"
+LABEL_HOST = "swe-search.host"
+LABEL_STARTED = "swe-search.pid_started"
+"""The owner process's start time (/proc/<pid>/stat field 22): tells a live owner from a reused pid."""
+POLL_SECONDS = 0.2
+"""A shell read wakes this often to see whether its env was closed (closing does not wake recv)."""
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` returns
 # One command: run in the shell itself (so state persists) with stdin closed, then on its own line
@@ -220,6 +228,10 @@ class DockerEnv:
         try:
             return self._shell.run(command, self.timeout if timeout is None else timeout, self.output_limit)
         except _ShellGone as gone:
+            if self._closed:  # closed from another thread (a deadline, Ctrl-C): no new shell
+                raise EnvError(
+                    f"environment for {self.task.instance_id} was closed while running a command"
+                ) from None
             self._raise_if_dead(command)
             old = self._shell
             old.close()
@@ -325,12 +337,7 @@ class DockerEnv:
             image,
             entrypoint=["sleep", "infinity"],
             name=f"{name[:180]}-{secrets.token_hex(3)}",
-            labels={
-                LABEL: "1",
-                LABEL_RUN: self.run_id,
-                LABEL_INSTANCE: self.task.instance_id,
-                LABEL_PID: str(os.getpid()),
-            },
+            labels=owner_labels(self.run_id, self.task.instance_id),
             working_dir=self.task.workdir,
             init=True,  # reaps zombies left by the agent's commands
             **settings.docker_kwargs(),
@@ -425,7 +432,8 @@ class _Shell:
         )["Id"]
         self._sock_io = api.exec_start(self.exec_id, socket=True)
         self.sock: socket.socket = getattr(self._sock_io, "_sock", self._sock_io)
-        self._frames = _FrameReader(self.sock)
+        self.closed = threading.Event()
+        self._frames = _FrameReader(self.sock, self.closed)
         token = secrets.token_hex(16)
         self.sock.sendall(SHELL_STARTUP)
         self.sock.sendall(
@@ -442,7 +450,10 @@ class _Shell:
         """Run one command; on timeout kill its processes and return what it printed."""
         token = secrets.token_hex(16).encode()
         start = time.monotonic()
-        self.sock.sendall(COMMAND_LINE % (_quote(command).encode(), token[:16], token[16:]))
+        try:
+            self.sock.sendall(COMMAND_LINE % (_quote(command).encode(), token[:16], token[16:]))
+        except OSError as e:  # closed from another thread, or the exec ended
+            raise _ShellGone(f"the shell is gone ({e})", "", -1, time.monotonic() - start) from None
         try:
             out = self._read_until(token, start + timeout, limit, start)
             self.cwd = out.cwd or self.cwd
@@ -461,6 +472,8 @@ class _Shell:
 
     def interrupt(self) -> None:
         """Kill every process the shell started (each command's process group), keeping the shell."""
+        if self.closed.is_set():  # the container is being removed: that ends them
+            return
         self._exec(KILL_TREE)
 
     def _exec(self, script: str) -> None:
@@ -469,6 +482,13 @@ class _Shell:
         self.api.exec_start(exec_id)
 
     def close(self) -> None:
+        """Stop the shell's stream; a read blocked in another thread returns within POLL_SECONDS.
+
+        `shutdown` wakes a thread blocked on the socket at once (`close` alone does not).
+        """
+        self.closed.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         try:
             self.sock.close()
             self._sock_io.close()
@@ -571,14 +591,20 @@ class _Output:
 
 
 class _FrameReader:
-    """Reads docker's multiplexed exec stream: 8-byte headers (stream, size), then payload."""
+    """Reads docker's multiplexed exec stream: 8-byte headers (stream, size), then payload.
 
-    def __init__(self, sock: socket.socket):
+    Waits with poll() in slices of POLL_SECONDS and checks `closed` between them, so that closing
+    the env from another thread ends a read at once instead of at the command's timeout.
+    """
+
+    def __init__(self, sock: socket.socket, closed: threading.Event | None = None):
         self.sock = sock
+        self.closed = closed or threading.Event()
         self.buffer = bytearray()
 
     def read(self, timeout: float) -> bytes | None:
-        """Payload of the next frame(s); b"" at end of stream; None on timeout."""
+        """Payload of the next frame(s); b"" at end of stream or once closed; None on timeout."""
+        deadline = time.monotonic() + timeout
         while True:
             if len(self.buffer) >= 8:
                 size = struct.unpack(">xxxxL", self.buffer[:8])[0]
@@ -586,16 +612,34 @@ class _FrameReader:
                     payload = bytes(self.buffer[8 : 8 + size])
                     del self.buffer[: 8 + size]
                     return payload
-            self.sock.settimeout(max(timeout, 0.001))
-            try:
-                data = self.sock.recv(1 << 20)
-            except TimeoutError:
+            data = self._recv(deadline)
+            if data is None or not data:
+                return data
+            self.buffer += data
+
+    def _recv(self, deadline: float) -> bytes | None:
+        """Bytes from the socket; b"" at end of stream or once closed; None at the deadline."""
+        while True:
+            if self.closed.is_set():
+                return b""
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return None
+            fd = self.sock.fileno()
+            if fd < 0:
+                return b""
+            if not getattr(self.sock, "pending", lambda: 0)():  # TLS may hold decrypted bytes
+                poller = select.poll()
+                poller.register(fd, select.POLLIN | select.POLLPRI)
+                if not poller.poll(1000 * min(left, POLL_SECONDS)):
+                    continue
+            self.sock.settimeout(POLL_SECONDS)
+            try:
+                return self.sock.recv(1 << 20)
+            except (TimeoutError, BlockingIOError):
+                continue
             except OSError:
                 return b""
-            if not data:
-                return b""
-            self.buffer += data
 
 
 def decode(data: bytes) -> str:
@@ -669,18 +713,143 @@ def _remove_container(client: docker.DockerClient, container_id: str) -> None:
             logger.warning("could not remove container %s: %s", container_id[:12], e)
 
 
-def cleanup(run_id: str | None = None, client: docker.DockerClient | None = None) -> int:
-    """Remove containers left by swe-search (all of them, or one run's); return how many."""
+def _started(pid: int) -> str | None:
+    """The start time of process `pid` in clock ticks since boot (/proc/<pid>/stat field 22), if readable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+HOST = socket.gethostname()
+_made = 0
+
+
+def containers_made() -> int:
+    """How many containers this process labelled (started, or tried to)."""
+    return _made
+
+
+def owner_labels(run_id: str, instance_id: str) -> dict[str, str]:
+    """Labels of every container swe-search starts: the run, the instance and the owner process."""
+    global _made
+    _made += 1
+    return {
+        LABEL: "1",
+        LABEL_RUN: run_id,
+        LABEL_INSTANCE: instance_id,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: HOST,
+        LABEL_STARTED: _started(os.getpid()) or "",
+    }
+
+
+def owner_alive(labels: dict[str, str]) -> bool:
+    """Whether the process that started a container still runs (this process counts as gone: its own
+    containers are its to remove). A container of another host, or of a pid that still runs with the
+    same start time, counts as alive; one without an owner label counts as gone."""
+    host = labels.get(LABEL_HOST)
+    if host and host != HOST:
+        return True  # another machine sharing this daemon: its pids mean nothing here
+    try:
+        pid = int(labels.get(LABEL_PID, ""))
+    except ValueError:
+        return False
+    if pid == os.getpid() or pid <= 0:
+        return False
+    started = _started(pid)
+    if started is None:
+        return False
+    return not labels.get(LABEL_STARTED) or labels[LABEL_STARTED] == started
+
+
+def live_containers(run_id: str | None = None, client: docker.DockerClient | None = None) -> int:
+    """How many swe-search containers (of every run, or of `run_id`) belong to a live owner."""
     client = client or ensure_docker()
     labels = [f"{LABEL}=1"] + ([f"{LABEL_RUN}={run_id}"] if run_id else [])
+    return sum(
+        owner_alive(c.labels or {}) for c in client.containers.list(all=True, filters={"label": labels})
+    )
+
+
+def live_owners(run_id: str, client: docker.DockerClient | None = None) -> dict[str, int]:
+    """Owners (pid, or pid@host) still running that hold containers of `run_id`, with their count."""
+    client = client or ensure_docker()
+    owners: dict[str, int] = {}
+    for container in client.containers.list(
+        all=True, filters={"label": [f"{LABEL}=1", f"{LABEL_RUN}={run_id}"]}
+    ):
+        labels = container.labels or {}
+        if owner_alive(labels):
+            host = labels.get(LABEL_HOST)
+            who = labels.get(LABEL_PID, "?") + (f"@{host}" if host and host != HOST else "")
+            owners[who] = owners.get(who, 0) + 1
+    return owners
+
+
+def cleanup(
+    run_id: str | None = None,
+    client: docker.DockerClient | None = None,
+    *,
+    all_owners: bool = False,
+    owner_pid: int | None = None,
+) -> int:
+    """Remove containers left by swe-search (of every run, or one run's); return how many.
+
+    By default only those whose owner process is gone (or is this process): a live run keeps its
+    containers. `all_owners` removes them whatever their owner; `owner_pid` only that process's.
+    """
+    client = client or ensure_docker()
+    labels = [f"{LABEL}=1"] + ([f"{LABEL_RUN}={run_id}"] if run_id else [])
+    if owner_pid is not None:
+        labels.append(f"{LABEL_PID}={owner_pid}")
     removed = 0
     for container in client.containers.list(all=True, filters={"label": labels}):
+        if not all_owners and owner_pid is None and owner_alive(container.labels or {}):
+            continue
         try:
             container.remove(force=True)
             removed += 1
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: removal already in progress
+                raise
     return removed
+
+
+REAPER = """
+import os, sys, time
+pid = int(sys.argv[1])
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.05)
+from envs.docker import cleanup
+cleanup(owner_pid=pid)
+"""
+
+
+def reap_after_exit() -> None:
+    """Start a detached process that removes this process's containers once it has exited.
+
+    For an exit that cannot wait for the removal (a second Ctrl-C): the caller leaves at once.
+    """
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    subprocess.Popen(
+        [sys.executable, "-c", REAPER, str(os.getpid())],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 _install_signal_handlers()  # at import too, so envs created only in worker threads are covered

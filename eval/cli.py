@@ -9,7 +9,10 @@
     swe-search critic train|serve ...                                   (critic.cli)
 
 Exit codes: 0 done, 1 unexpected failure, 2 bad usage or a failed pre-flight check (nothing
-started), 130 interrupted (partial results kept; rerun the same command to resume).
+started), 3 every instance failed for infrastructure reasons (model server, containers, grading:
+nothing the model did; rerun the same command to redo them), 130 interrupted by SIGINT/SIGTERM
+(finished instances kept, containers removed; rerun the same command to resume; a second signal
+exits at once and a background process removes the containers).
 
 The heavy parts (the runner, swebench, docker-py, the policies) are imported by the commands that
 use them, so `--help` and usage errors answer at once.
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from eval.config import RunConfig
 
 EXIT_USAGE = 2
+EXIT_INFRA = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -112,8 +116,18 @@ examples:
   swe-search run ... --shard 0/4 --out runs/x/shard-0      # one of 4 machines (docs/scaling.md)
 
 Output folder: trajectories/<id>/, grades/<id>.json, instances/<id>/done.json, preds.jsonl,
-report.json, report.md, plots/. Exit codes: 0 done, 2 bad usage / failed pre-flight check,
-130 interrupted (rerun the same command to resume).
+report.json, report.md, plots/.
+
+Resume: rerunning the same command skips finished instances (status ok or timeout) and redoes
+unfinished ones and those that failed for infrastructure reasons (status error: model server
+down, container killed, image missing, grading failed). A rerun whose result-changing config
+differs (model, base_url, strategy, k, n, temperature, rule, critic, agent limits or prompts,
+dataset) is refused; --force moves the old run folder aside to <out>.<timestamp> and starts afresh.
+
+Exit codes: 0 done, 2 bad usage / failed pre-flight check (nothing started), 3 every instance
+failed for infrastructure reasons (said once; rerun to redo them), 130 interrupted by SIGINT or
+SIGTERM (within seconds: finished instances kept, containers removed; rerun to resume; a second
+signal exits at once).
 """
 
 
@@ -226,7 +240,13 @@ def _add_run(sub: Any) -> None:
         "--retry-errors",
         action="store_const",
         const=True,
-        help="on resume, also redo instances that ended in an error",
+        help="on resume, also redo instances that timed out (infrastructure errors are always redone)",
+    )
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help="start afresh even if --out holds a run with another config: the old folder is moved "
+        "aside to <out>.<timestamp> (never deleted)",
     )
     g.add_argument(
         "--no-build",
@@ -244,7 +264,10 @@ def _add_eval(sub: Any) -> None:
         "eval",
         help="grade a swebench predictions file",
         description="Grade every prediction of a swebench predictions file (JSONL of {instance_id, "
-        "model_name_or_path, model_patch}) against the dataset's tests and write grades and a report.",
+        "model_name_or_path, model_patch}) against the dataset's tests and write grades and a report. "
+        "A grading that fails for infrastructure reasons is status error (redone by the same command "
+        "again). Exit codes: 0 done, 2 bad usage, 3 every grading failed for infrastructure reasons, "
+        "130 interrupted.",
     )
     p.add_argument("--predictions", type=Path, required=True, help="predictions file (.jsonl or .json)")
     _add_selection(p)
@@ -362,7 +385,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out_console, err = Console(), Console(stderr=True)
     with preflight():
         config = config_from_args(args)
-        batch = prepare(config)  # critic, policy, dataset: no container yet
+        batch = prepare(config, force=args.force)  # critic, policy, dataset: no container yet
+    if batch.set_aside is not None:
+        err.print(f"--force: the earlier run in {batch.out} was moved to {batch.set_aside}", soft_wrap=True)
     err.print(
         f"run {batch.run_id}: {len(batch.tasks)} instance(s), model {config.model}, strategy "
         f"{config.search.strategy}, {config.workers} worker(s) -> {batch.out}"
@@ -373,7 +398,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not finished:
         err.print("interrupted: rerun the same command to finish the remaining instances")
         return EXIT_INTERRUPTED
-    return 0
+    return _failures(batch.out, [t.instance_id for t in batch.tasks], err)
+
+
+def _failures(out: Path, ids: list[str], err: Console) -> int:
+    """Say once why instances failed for infrastructure reasons; EXIT_INFRA when all of them did."""
+    from rich.markup import escape
+
+    from eval.runner import failure_summary, load_records
+
+    records = load_records(out)
+    every, message = failure_summary([records[i] for i in ids if i in records])
+    if message:
+        text = escape(message)
+        err.print(f"[red]{text}[/]" if every else f"[yellow]{text}[/]", highlight=False, soft_wrap=True)
+    return EXIT_INFRA if every else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -404,7 +443,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     md = reports.write_report(out)
     print_summary(md, out_console)
-    return 0 if finished else EXIT_INTERRUPTED
+    if not finished:
+        return EXIT_INTERRUPTED
+    return _failures(out, [t.instance_id for t in tasks], err)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -419,32 +460,74 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sigterm_as_interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (a scheduler stopping the job) stops like Ctrl-C: containers closed, results kept."""
-    raise KeyboardInterrupt
+class _Signals:
+    """SIGINT and SIGTERM: the first stops like Ctrl-C (KeyboardInterrupt in the main thread: the
+    runner closes every container, keeps what finished, exits 130 within seconds); a second exits
+    at once (130), leaving the removal of this process's containers to a background process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.count == 1:
+            raise KeyboardInterrupt
+        os.write(
+            2,
+            f"\nsecond {signal.Signals(signum).name}: exiting now; containers are removed in the background\n".encode(),
+        )
+        docker_env = sys.modules.get("envs.docker")  # not imported: this process made no container
+        try:
+            if docker_env is not None:
+                docker_env.reap_after_exit()
+        finally:
+            os._exit(EXIT_INTERRUPTED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `swe-search` console script.
 
-    Called as the console command (argv None), it leaves at once when a hung solve thread was
-    abandoned: threads cannot be killed and the pools inside one would hold the interpreter's exit;
-    by then every container is removed and every file written.
+    SIGINT and SIGTERM are handled by _Signals while it runs. Called as the console command (argv
+    None), it leaves with os._exit after an interrupt or when a hung solve thread was abandoned:
+    threads cannot be killed and the pools inside one would hold the interpreter's exit; by then
+    every container is removed and every file written.
     """
-    code = _main(argv)
-    runner = sys.modules.get("eval.runner")  # only a command that ran something can have left threads
-    if argv is None and runner is not None and runner.abandoned_alive():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    main_thread = threading.current_thread() is threading.main_thread()
+    handler = _Signals()
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if main_thread else {}
+    try:
+        code = _main(argv)
+        if argv is None and code == EXIT_INTERRUPTED:  # not in-process: a caller's containers are its own
+            _remove_own_containers()
+        runner = sys.modules.get("eval.runner")  # only a command that ran something can have left threads
+        abandoned = runner is not None and runner.abandoned_alive()
+        if argv is None and (abandoned or code == EXIT_INTERRUPTED):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _remove_own_containers() -> None:
+    """After an interrupt: remove any container this process still owns (one a worker made late)."""
+    docker_env = sys.modules.get("envs.docker")  # not imported: this process made no container
+    if docker_env is None or not docker_env.containers_made():
+        return
+    try:
+        docker_env.cleanup(owner_pid=os.getpid())
+    except Exception as e:  # noqa: BLE001 -- best effort on the way out; `envs cleanup` does it later
+        print(
+            f"warning: could not remove this run's containers ({e}); run `swe-search envs cleanup`",
+            file=sys.stderr,
+        )
 
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt) if main_thread else None
     try:
         return int(args.func(args) or 0)
     except UsageError as e:
@@ -453,12 +536,16 @@ def _main(argv: Sequence[str] | None) -> int:
     except EnvError as e:  # images, containers: the machine, not the command
         print(f"swe-search {args.command}: error: {type(e).__name__}: {scrub_text(str(e))}", file=sys.stderr)
         return 1
+    except Exception as e:
+        runner = sys.modules.get("eval.runner")  # RunnerError lives with the runner, imported on use
+        if runner is None or not isinstance(e, runner.RunnerError):
+            raise
+        # the run cannot start as asked (folder or run id in use, ...)
+        print(f"swe-search {args.command}: error: {scrub_text(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

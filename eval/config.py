@@ -70,7 +70,9 @@ class RunConfig(BaseModel):
     )
     grade_timeout: float = Field(1800.0, gt=0, description="Seconds the tests of one grading may take.")
     build_images: bool = Field(True, description="Build missing task images before the run starts.")
-    retry_errors: bool = Field(False, description="On resume, also redo instances that ended in an error.")
+    retry_errors: bool = Field(
+        False, description="On resume, also redo timeouts (infrastructure errors are always redone)."
+    )
     container: ContainerSettings = Field(
         default_factory=ContainerSettings,
         description="Limits and security options of every task container (the agent's and grading's).",

@@ -37,6 +37,7 @@ from swebench.harness.grading import get_eval_report
 from swebench.harness.run_evaluation import GIT_APPLY_CMDS
 from swebench.harness.utils import make_test_spec
 
+from envs.docker import owner_labels
 from envs.settings import ContainerSettings
 from envs.types import ImageNotFound, Task
 
@@ -281,11 +282,7 @@ class _GradingContainer:
             detach=True,
             init=True,  # reaps what a patch's processes leave behind, so zombies do not hold pids
             working_dir=self._task.workdir,
-            labels={
-                "swe-search": "1",
-                "swe-search.run_id": self._run_id,
-                "swe-search.instance_id": self._task.instance_id,
-            },
+            labels=owner_labels(self._run_id, self._task.instance_id),
             **self._settings.docker_kwargs(),
         )
         return self._container

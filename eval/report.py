@@ -1,9 +1,13 @@
 """Reports of a run folder: Pass@1, counts, selection and lookahead statistics, plots.
 
 report.json (schema_version 1) holds:
-- `totals`: instances attempted (finished), resolved, `pass_at_1` = resolved / attempted (errors and
-  timeouts count as unresolved), cost and time.
-- `by_exit_status`, `by_grade_status`, `by_instance_status`: counts over the chosen runs / instances.
+- `totals`: `finished` instances (a done.json), of which `attempted` (status ok or timeout: the
+  model's attempt happened) and `infra_errors` (status error: it failed for reasons that are not
+  the model's, e.g. a model server down or a container killed; redone on resume); `resolved`;
+  `pass_at_1` = resolved / attempted (timeouts count as unresolved unless their patch resolves;
+  infra errors are not counted at all); cost and time.
+- `by_exit_status`, `by_grade_status`: counts over the chosen runs of attempted instances;
+  `by_instance_status` over every finished instance; `by_error_kind` over infra errors.
 - `selection` (select strategies, else null): `mean_single_run_pass_at_1` (mean over instances of the
   share of its runs that resolve), `oracle_pass_at_n` (any run resolves), `selected_pass_at_1` (the
   critic's choice resolves), `gap_closed` = (selected - mean) / (oracle - mean) (null when oracle ==
@@ -230,7 +234,9 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
     out = Path(out)
     records = load_records(out)
     config = _read_config(out)
-    recs = [records[i] for i in sorted(records)]
+    finished = [records[i] for i in sorted(records)]
+    errors = [r for r in finished if r.status == "error"]
+    recs = [r for r in finished if r.status != "error"]  # the model's attempts: what Pass@1 is over
     attempted = len(recs)
     resolved = sum(r.resolved for r in recs)
     search = config.get("search") or {}
@@ -245,20 +251,23 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
         "config": config,
         "totals": {
             "selected": expected,
+            "finished": len(finished),
             "attempted": attempted,
-            "unfinished": None if expected is None else max(0, expected - attempted),
+            "infra_errors": len(errors),
+            "unfinished": None if expected is None else max(0, expected - len(finished)),
             "resolved": resolved,
             "pass_at_1": resolved / attempted if attempted else 0.0,
-            "cost": sum(r.cost for r in recs),
+            "cost": sum(r.cost for r in finished),
             "mean_duration": statistics.fmean(r.duration for r in recs) if recs else 0.0,
             "mean_grading_time": statistics.fmean(r.grading_time for r in recs) if recs else 0.0,
         },
         "by_exit_status": dict(Counter(r.exit_status for r in recs).most_common()),
         "by_grade_status": dict(Counter(r.grade_status for r in recs).most_common()),
-        "by_instance_status": dict(Counter(r.status for r in recs).most_common()),
+        "by_instance_status": dict(Counter(r.status for r in finished).most_common()),
+        "by_error_kind": dict(Counter(r.error_kind or "unknown" for r in errors).most_common()),
         "selection": None,
         "lookahead": None,
-        "instances": [_instance_row(r) for r in recs],
+        "instances": [_instance_row(r) for r in finished],
     }
     if strategy in ("select", "lookahead+select") or any(len(r.runs) > 1 for r in recs):
         views = [[RunView.of(run) for run in r.runs] for r in recs]
@@ -293,6 +302,8 @@ def pass_at_1_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("resolved", str(t["resolved"])),
         ("Pass@1", f"{100 * t['pass_at_1']:.1f}%"),
     ]
+    if t.get("infra_errors"):
+        rows.append(("infra errors (not counted)", str(t["infra_errors"])))
     if t.get("unfinished"):
         rows.append(("unfinished", str(t["unfinished"])))
     sel = report.get("selection")
@@ -315,12 +326,22 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     lines += _table(["metric", "value"], pass_at_1_rows(report)) + [""]
+    lines += [
+        "Pass@1 is over the attempted instances (status ok or timeout). Instances that failed for "
+        "infrastructure reasons (status error: model server down, container killed, image missing, "
+        "grading failed) are counted apart and never as the model's failures; rerunning the same "
+        "command redoes them.",
+        "",
+    ]
     for key, title in (
         ("by_grade_status", "Grade status (chosen run)"),
         ("by_exit_status", "Exit status (chosen run)"),
         ("by_instance_status", "Instance status"),
+        ("by_error_kind", "Infrastructure errors (not counted in Pass@1)"),
     ):
-        lines += [f"## {title}", ""] + _table(["status", "count"], list(report[key].items())) + [""]
+        if key == "by_error_kind" and not report.get(key):
+            continue
+        lines += [f"## {title}", ""] + _table(["status", "count"], list(report.get(key, {}).items())) + [""]
     sel = report.get("selection")
     if sel and sel.get("curve"):
         lines += [
@@ -372,7 +393,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     rows = [
         (
             i["instance_id"],
-            "yes" if i["resolved"] else "no",
+            "yes" if i["resolved"] else ("infra error" if i["status"] == "error" else "no"),
             i["grade_status"],
             i["exit_status"],
             f"{i['resolved_runs']}/{i['runs']}",
@@ -477,6 +498,7 @@ def _instance_row(r: InstanceRecord) -> dict[str, Any]:
         "cost": r.cost,
         "duration": r.duration,
         "grading_time": r.grading_time,
+        "error_kind": r.error_kind,
         "error": r.error,
     }
 

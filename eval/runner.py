@@ -10,8 +10,18 @@ Run folder (`out/`):
     preds.jsonl                      swebench predictions of the chosen runs
     report.json, report.md, plots/   see eval.report
 
-Resume: an instance is finished when its done.json exists; anything else it left is wiped and it
-is redone. At start the runner removes the containers a killed earlier attempt left behind.
+Statuses (done.json `status`): the OUTCOME of an attempt is separate from whether it HAPPENED.
+    ok       the model's attempt finished and was graded (resolved, unresolved, empty_patch, ...)
+    timeout  the instance ran out of its time (the agent stopped itself at its share of the
+             deadline, or the watchdog stopped it): a finished attempt, graded with what it had
+    error    the attempt did not happen for reasons that are not the model's doing
+             (`error_kind`: env_error, policy_error, infra_error, image_missing, container_error,
+             run_error, exception; `error` says why)
+
+Resume: an instance is finished when its done.json exists with status ok or timeout; instances
+with status error are redone by every rerun (`--retry-errors` also redoes timeouts). Anything an
+unfinished instance left is wiped and it is redone. At start the runner removes the containers a
+killed earlier attempt left behind, and refuses a run id whose containers belong to a live process.
 """
 
 from __future__ import annotations
@@ -32,9 +42,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import docker.errors
 import yaml
 from pydantic import BaseModel, Field
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -50,26 +62,34 @@ from agent.testbed import TestbedError, TestbedFactory
 from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Message, Policy
 from critic.protocol import Critic
-from envs.docker import DockerEnv, cleanup
+from envs.docker import DockerEnv, cleanup, live_owners
 from envs.engine import ensure_docker
 from envs.images import build_task_images
 from envs.settings import ContainerSettings
 from envs.tasks import load_tasks, read_jsonl
-from envs.types import Env, Task
+from envs.types import Env, EnvError, ImageNotFound, Task
 from eval.config import RunConfig, parse_shard
 from eval.grading import grade
 from eval.preflight import check_host, check_tasks
 from search.solve import MissingCritic, SolveResult, solve, trajectory_path
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2
+"""2: status `error` for infrastructure failures (error_kind), runs' failure_kind/failure."""
 GRACE_SECONDS = 120.0
 """How long after closing a late instance's containers the runner waits for its thread to return
 (at least one policy call: a local model on a loaded CPU can take a minute per step)."""
 FROM_PREDICTIONS = "from_predictions"
 """The exit status of a run that `swe-search eval` graded from a predictions file (no agent ran)."""
 AGENT_DEADLINE_SHARE = 0.9
+"""The agent stops itself (between steps, keeping its patch) at this share of the instance timeout;
+its model and critic calls end by then too (agent.deadline)."""
 SECRET_IN_PATCH = ExitStatus.secret_in_patch.value
-"""The agent stops itself (between steps, keeping its patch) at this share of the instance timeout."""
+INTERRUPT_WAIT_SECONDS = 2.0
+"""After Ctrl-C closed every container, how long the runner waits for its workers before leaving
+them (daemon threads, blocked on I/O that the closed containers no longer feed)."""
+INFRA_EXIT_STATUSES = ("env_error", "policy_error")
+"""Exit statuses of a run that mean the infrastructure failed it, not the model (format_error and
+context_overflow are the model's own)."""
 
 
 class RunnerError(RuntimeError):
@@ -103,6 +123,12 @@ class RunRecord(BaseModel):
         description="resolved | unresolved | empty_patch | patch_failed | test_timeout | infra_error.",
     )
     resolved: bool = Field(False, description="The tests pass with this run's patch.")
+    failure_kind: str | None = Field(
+        None,
+        description="Set when the run failed for infrastructure reasons: env_error, policy_error, "
+        "infra_error (grading), image_missing, container_error or run_error.",
+    )
+    failure: str | None = Field(None, description="Why the run failed, when failure_kind is set.")
 
 
 class InstanceRecord(BaseModel):
@@ -111,9 +137,17 @@ class InstanceRecord(BaseModel):
     schema_version: int = Field(RECORD_SCHEMA_VERSION, description="Version of this format.")
     instance_id: str = Field(description="The task's instance id.")
     status: Literal["ok", "error", "timeout"] = Field(
-        description="ok: solved and graded; error: the runner caught an exception; timeout: the deadline hit."
+        description="ok: the model's attempt finished and was graded; timeout: the instance ran out of "
+        "time (by the agent's own stop or the watchdog); error: the attempt failed for infrastructure "
+        "reasons, not the model's (see error_kind); error instances are redone on resume."
     )
-    error: str | None = Field(None, description="The exception, for status error/timeout.")
+    error: str | None = Field(None, description="Why, for status error/timeout.")
+    error_kind: str | None = Field(
+        None,
+        description="For status error: env_error | policy_error | infra_error | image_missing | "
+        "container_error | run_error | exception (the runner's own boundary caught it); "
+        "for status timeout: timeout.",
+    )
     chosen: int | None = Field(None, description="Index of the chosen run (the prediction).")
     model_patch: str = Field("", description="The chosen run's patch.")
     exit_status: str = Field("error", description="The chosen run's exit status, or the instance status.")
@@ -224,6 +258,8 @@ class _Instance:
         self.instance_id = instance_id
         self.deadline = deadline
         self.envs: list[Env] = []
+        self.start_failures: dict[int, tuple[str, str]] = {}
+        """Run index -> (failure kind, message) for runs whose container could not be created."""
         self.expired = False
         self.lock = threading.Lock()
 
@@ -352,18 +388,86 @@ def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) 
 
 
 def failed_record(
-    task: Task, status: Literal["error", "timeout"], error: str, started: float
+    task: Task, status: Literal["error", "timeout"], error: str, started: float, kind: str | None = None
 ) -> InstanceRecord:
     now = time.time()
     return InstanceRecord(
         instance_id=task.instance_id,
         status=status,
         error=error,
+        error_kind=kind or ("timeout" if status == "timeout" else "exception"),
         exit_status=status,
         started_at=started,
         finished_at=now,
         duration=now - started,
     )
+
+
+def instance_outcome(
+    runs: list[RunRecord], chosen: int | None, deadline_hit: bool, limit: float | None = None
+) -> tuple[Literal["ok", "error", "timeout"], str | None, str | None]:
+    """(status, error_kind, error) of an instance from its runs.
+
+    timeout when its deadline hit; error when every run failed for infrastructure reasons or the
+    chosen run's grade could not be decided (infra_error); else ok.
+    """
+    if deadline_hit:
+        return "timeout", "timeout", f"the instance ran out of its {limit or 0:g} s (--instance-timeout)"
+    pick = runs[chosen] if chosen is not None and chosen < len(runs) else None
+    failed = [r for r in runs if r.failure_kind]
+    if pick is not None and pick.failure_kind == "infra_error":
+        return "error", pick.failure_kind, pick.failure
+    if runs and len(failed) == len(runs):
+        first = pick if pick is not None and pick.failure_kind else failed[0]
+        return "error", first.failure_kind, first.failure
+    return "ok", None, None
+
+
+def is_infra_failure(rec: InstanceRecord) -> bool:
+    """Whether an instance's attempt failed for infrastructure reasons (redone on every resume).
+
+    Records of schema 1 (status ok whatever happened) are judged by their runs' exit and grade statuses.
+    """
+    if rec.status == "error":
+        return True
+    if rec.status != "ok" or rec.schema_version >= 2 or not rec.runs:
+        return False
+    bad = [
+        r.exit_status in (*INFRA_EXIT_STATUSES, "error") or r.grade_status == "infra_error" for r in rec.runs
+    ]
+    pick_bad = (
+        rec.chosen is not None
+        and rec.chosen < len(bad)
+        and rec.runs[rec.chosen].grade_status == "infra_error"
+    )
+    return all(bad) or pick_bad
+
+
+def _reason_key(rec: InstanceRecord) -> str:
+    """An error message with the instance id taken out: the same cause reads the same everywhere."""
+    return f"{rec.error_kind}: {(rec.error or '').replace(rec.instance_id, '<instance>')}"
+
+
+def failure_summary(records: list[InstanceRecord]) -> tuple[bool, str | None]:
+    """(every instance failed for infrastructure reasons, a one-paragraph message or None)."""
+    failed = [r for r in records if r.status == "error"]
+    if not failed:
+        return False, None
+    reasons: dict[str, list[str]] = {}
+    for r in failed:
+        reasons.setdefault(_reason_key(r), []).append(r.instance_id)
+    every = len(failed) == len(records)
+    head = (
+        f"all {len(failed)} instance(s) failed"
+        if every
+        else f"{len(failed)} of {len(records)} instance(s) failed for infrastructure reasons (not counted as the model's)"
+    )
+    if len(reasons) == 1:
+        body = f"{head}: {next(iter(reasons))}"
+    else:
+        parts = [f"{len(ids)} x {key}" for key, ids in sorted(reasons.items(), key=lambda kv: -len(kv[1]))]
+        body = head + ":\n  " + "\n  ".join(parts)
+    return every, body + "\nrerun the same command to redo them once the cause is fixed"
 
 
 # ----------------------------------------------------------------------------- the runner
@@ -398,17 +502,26 @@ class Runner:
         self.watchdog = Watchdog()
         self.stopping = threading.Event()
         self.records: dict[str, InstanceRecord] = {}
+        self.redone = 0
+        self._reasons: dict[str, str] = {}  # error reason -> the first instance that showed it
         self._lock = threading.Lock()
 
     # -- folder state
 
     def pending(self, tasks: list[Task]) -> list[Task]:
-        """The tasks that are not finished (or finished with an error, when retrying errors)."""
+        """The tasks to run: unfinished ones, those whose attempt failed for infrastructure reasons
+        (always), and timeouts when retrying errors. Finished model outcomes are kept."""
         self.records = load_records(self.out)
-        if self.retry_errors:
-            for iid in [i for i, r in self.records.items() if r.status != "ok"]:
-                done_path(self.out, iid).unlink()
-                del self.records[iid]
+        wanted = {t.instance_id for t in tasks}
+        redo = [
+            i
+            for i, r in self.records.items()
+            if i in wanted and (is_infra_failure(r) or (self.retry_errors and r.status != "ok"))
+        ]
+        for iid in redo:
+            done_path(self.out, iid).unlink()
+            del self.records[iid]
+        self.redone = len(redo)
         return [t for t in tasks if t.instance_id not in self.records]
 
     def event(self, name: str, instance_id: str, **extra: Any) -> None:
@@ -440,8 +553,11 @@ class Runner:
         """Run every unfinished task; True when all finished, False when interrupted (Ctrl-C)."""
         todo = self.pending(tasks)
         skipped = len(tasks) - len(todo)
-        if skipped:
-            self.console.print(f"resume: {skipped} finished instance(s) skipped, {len(todo)} to run")
+        if skipped or self.redone:
+            again = f", {self.redone} that failed for infrastructure reasons redone" if self.redone else ""
+            self.console.print(
+                f"resume: {skipped} finished instance(s) skipped{again}, {len(todo)} to run", soft_wrap=True
+            )
         jobs: queue.Queue[Task] = queue.Queue()
         for t in todo:
             jobs.put(t)
@@ -487,7 +603,7 @@ class Runner:
                     stats["resolved"] += rec.resolved
                     stats["cost"] += rec.cost
                     progress.update(bar, advance=1, resolved=stats["resolved"], cost=stats["cost"])
-                    progress.console.print(self._line(rec))
+                    progress.console.print(self._line(rec), soft_wrap=True)
         except KeyboardInterrupt:
             self._interrupt(jobs, threads)
             return False
@@ -519,7 +635,7 @@ class Runner:
             self.event("interrupted", task.instance_id)
             return None
         except InstanceTimeout as e:
-            rec = failed_record(task, "timeout", str(e), started)
+            rec = failed_record(task, "timeout", str(e), started, "timeout")
         except Exception as e:  # noqa: BLE001 -- one instance's failure must not stop the batch
             if self.stopping.is_set():
                 self.event("interrupted", task.instance_id)
@@ -527,7 +643,7 @@ class Runner:
             tb = traceback.format_exc()
             (self.out / "instances" / task.instance_id).mkdir(parents=True, exist_ok=True)
             (self.out / "instances" / task.instance_id / "error.txt").write_text(scrub_text(tb))
-            rec = failed_record(task, "error", scrub_text(f"{type(e).__name__}: {e}"), started)
+            rec = failed_record(task, "error", scrub_text(f"{type(e).__name__}: {e}"), started, "exception")
         if self.stopping.is_set():
             self.event("interrupted", task.instance_id)
             return None
@@ -535,7 +651,10 @@ class Runner:
         return rec
 
     def _interrupt(self, jobs: queue.Queue[Task], threads: list[threading.Thread]) -> None:
-        """Ctrl-C: take no new work, close every container, give the workers a moment to return."""
+        """Ctrl-C: take no new work, close every container, give the workers a moment to return.
+
+        Workers still blocked after INTERRUPT_WAIT_SECONDS are left (daemon threads; the CLI exits
+        with os._exit once every file is written and every container removed)."""
         self.stopping.set()
         self.console.print("[yellow]interrupted: closing containers; finished instances are kept[/]")
         while True:
@@ -544,7 +663,7 @@ class Runner:
             except queue.Empty:
                 break
         self.watchdog.close_all()
-        deadline = time.monotonic() + GRACE_SECONDS
+        deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
         try:
             for th in threads:
                 th.join(max(0.0, deadline - time.monotonic()))
@@ -554,7 +673,17 @@ class Runner:
 
     def _line(self, rec: InstanceRecord) -> str:
         mark = "[green]resolved[/]" if rec.resolved else f"[red]{rec.grade_status}[/]"
-        extra = f" ({rec.error})" if rec.error else ""
+        if rec.status != "ok":
+            mark = f"[red]{rec.status}[/]"
+        extra = f" ({escape(rec.error)})" if rec.error else ""
+        if rec.status == "error":  # one cause is told once; later instances point back to it
+            first = self._reasons.setdefault(_reason_key(rec), rec.instance_id)
+            told = (
+                escape(f"{rec.error_kind}: {rec.error}")
+                if first == rec.instance_id
+                else f"{rec.error_kind}, as {first}"
+            )
+            extra = f" ({told})"
         how = "graded from predictions" if rec.exit_status == FROM_PREDICTIONS else f"exit={rec.exit_status}"
         return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{extra}")
 
@@ -711,6 +840,8 @@ def _grade_runs(
     for rec, patch in runs:
         g = grade(task, patch, run_id=run_id, timeout=timeout, container=container)
         rec.grade_status, rec.resolved = str(getattr(g.status, "value", g.status)), bool(g.resolved)
+        if rec.grade_status == "infra_error" and not rec.failure_kind:
+            rec.failure_kind, rec.failure = "infra_error", f"grading failed: {g.message}"
         log_path = out / "grades" / "logs" / task.instance_id / f"run-{rec.index}.log"
         write_atomic(log_path, scrub_text(g.log or ""))
         entries.append(
@@ -734,12 +865,16 @@ def _instance_record(
     patch: str,
     started: float,
     grading: float,
+    error_kind: str | None = None,
+    error: str | None = None,
 ) -> InstanceRecord:
     pick = runs[chosen] if chosen is not None and chosen < len(runs) else None
     now = time.time()
     return InstanceRecord(
         instance_id=task.instance_id,
         status=status,  # type: ignore[arg-type]
+        error=error,
+        error_kind=error_kind,
         chosen=chosen,
         model_patch=patch,
         exit_status=(pick.exit_status or "unknown") if pick else "error",
@@ -793,7 +928,15 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
         def make_env(t: Task, index: int) -> Env:
             if runner.stopping.is_set():
                 raise Interrupted(t.instance_id)
-            env = DockerEnv(t, run_id=runner.run_id, container=cfg.container)
+            try:
+                env = DockerEnv(t, run_id=runner.run_id, container=cfg.container)
+            except ImageNotFound as e:  # remembered, so that the record says why (not only selection.json)
+                inst.start_failures[index] = ("image_missing", str(e))
+                raise
+            except (EnvError, docker.errors.DockerException) as e:
+                why = f"the container for {t.instance_id} could not be created: {type(e).__name__}: {e}"
+                inst.start_failures[index] = ("container_error", why)
+                raise
             return inst.track(env)
 
         def run_solve() -> SolveResult:
@@ -816,17 +959,28 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
         traj = outcome.trajectory
         if traj is None:
             rec = RunRecord(index=outcome.index, exit_status=outcome.status or "error")
+            if outcome.index in inst.start_failures:
+                rec.failure_kind, rec.failure = inst.start_failures[outcome.index]
+            elif outcome.status != "budget_exhausted":  # the run crashed (a critic down, a bug, ...)
+                rec.failure_kind, rec.failure = "run_error", outcome.error or outcome.status
         else:
             path = trajectory_path(out / "trajectories" / task.instance_id, outcome.index, cfg.search)
             rec = run_record(out, outcome.index, traj, path)
+            if rec.exit_status in INFRA_EXIT_STATUSES:
+                rec.failure_kind, rec.failure = rec.exit_status, traj.exit_message or rec.exit_status
         if timed_out and rec.exit_status in (None, "env_error", "error"):
-            rec.exit_status = "timeout"
+            rec.exit_status, rec.failure_kind, rec.failure = "timeout", None, None
         to_grade.append((rec, withhold_secret(rec, outcome.patch if traj is None else traj.patch)))
-    entries, grading = _grade_runs(task, to_grade, out, runner.run_id, cfg.grade_timeout, cfg.container)
-    _write_grades(out, task.instance_id, result.chosen, entries, per_run=cfg.search.uses_select)
     runs = [rec for rec, _ in to_grade]
-    status = "timeout" if timed_out else "ok"
-    return _instance_record(task, status, runs, result.chosen, result.patch, started, grading)
+    # the agent stopping itself at the instance's deadline is the same timeout as the watchdog's
+    own_stop = agent_cfg.wall_time >= own_deadline and any(r.exit_status == "timeout" for r in runs)
+    if not timed_out and not own_stop and all(r.failure_kind for r in runs):
+        grading = 0.0  # nothing the model did to grade: the instance is redone on resume
+    else:
+        entries, grading = _grade_runs(task, to_grade, out, runner.run_id, cfg.grade_timeout, cfg.container)
+        _write_grades(out, task.instance_id, result.chosen, entries, per_run=cfg.search.uses_select)
+    status, kind, why = instance_outcome(runs, result.chosen, timed_out or own_stop, cfg.instance_timeout)
+    return _instance_record(task, status, runs, result.chosen, result.patch, started, grading, kind, why)
 
 
 def withhold_secret(rec: RunRecord, patch: str) -> str:
@@ -847,7 +1001,8 @@ def grade_prediction(
     patch = withhold_secret(rec, patch)
     entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout, container)
     _write_grades(runner.out, task.instance_id, 0, entries)
-    return _instance_record(task, "ok", [rec], 0, patch, started, grading)
+    status, kind, why = instance_outcome([rec], 0, False)
+    return _instance_record(task, status, [rec], 0, patch, started, grading, kind, why)
 
 
 # ----------------------------------------------------------------------------- batches
@@ -867,6 +1022,8 @@ class Batch:
     ) -> None:
         self.config, self.out, self.run_id, self.tasks = config, out, run_id, tasks
         self.policy_for, self.critic = policy_for, critic
+        self.set_aside: Path | None = None
+        """Where --force moved the folder's earlier run, if it did."""
 
 
 def select_tasks(
@@ -893,16 +1050,24 @@ def select_tasks(
     return tasks
 
 
-def prepare(config: RunConfig) -> Batch:
-    """Everything that can fail fast, before any container starts: critic, dataset, engine, policy."""
+def prepare(config: RunConfig, force: bool = False) -> Batch:
+    """Everything that can fail fast, before any container starts: critic, dataset, engine, policy.
+
+    A run folder that holds a run with a different result-changing config is refused
+    (see config_changes); with `force` it is moved aside to `<out>.<timestamp>` first.
+    """
     out = config.resolved_out()
+    moved = set_aside(out) if force else None
     out.mkdir(parents=True, exist_ok=True)
     lock_folder(out)
     try:
-        return _prepare(config, out)
+        check_resume(out, config.public_dict())
+        batch = _prepare(config, out)
     except BaseException:
         unlock_folder(out)
         raise
+    batch.set_aside = moved
+    return batch
 
 
 def _prepare(config: RunConfig, out: Path) -> Batch:
@@ -927,6 +1092,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
         check_tasks(tasks)
     check_host(config.container, ensure_docker())
     run_id = stable_run_id(out, config.run_id)
+    check_run_id(run_id)
     return Batch(config, out, run_id, tasks, policy_for, critic)
 
 
@@ -959,8 +1125,115 @@ def _alive(pid: int) -> bool:
     return True
 
 
+NOT_RESULT_CHANGING = (
+    "workers",
+    "out",
+    "run_id",
+    "instance_timeout",
+    "grade_timeout",
+    "build_images",
+    "retry_errors",
+    "container",
+    "search.concurrency",
+    "instances",
+    "slice",
+    "filter",
+    "shuffle",
+    "shard",
+    "policy.timeout",
+    "policy.max_attempts",
+    "policy.retry_wait",
+    "policy.retry_wait_max",
+    "policy.concurrency",
+)
+"""Config keys a resume may change: how and where the run goes (workers, timeouts that guard the
+infrastructure, container resources, retries), and which instances it covers (a resume may widen
+or narrow the selection; each finished instance stays valid). Every other key (model, base_url,
+policy sampling, critic, search strategy/k/n/temperature/rule/seed/budget, agent limits and
+prompts, dataset) changes results, so a resume that changes one is refused."""
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(key, saved value, new value) for every result-changing key that differs.
+
+    Keys only one side has (a field added or removed by an upgrade) are not compared.
+    """
+    if saved.get("mode", "run") != new.get("mode", "run"):
+        return [("mode", saved.get("mode", "run"), new.get("mode", "run"))]
+    old, now = _flatten(saved), _flatten(new)
+    changes = []
+    for key in sorted(old.keys() & now.keys()):
+        if any(key == k or key.startswith(k + ".") for k in NOT_RESULT_CHANGING):
+            continue
+        a, b = old[key], now[key]
+        if key == "dataset" and isinstance(a, str) and isinstance(b, str) and Path(a).exists():
+            a, b = str(Path(a).resolve()), str(Path(b).resolve())
+        if a != b:
+            changes.append((key, old[key], now[key]))
+    return changes
+
+
+def check_resume(out: Path, new: dict[str, Any]) -> None:
+    """Refuse to resume a run folder whose saved config differs from `new` in a result-changing key."""
+    path = out / "config.yaml"
+    if not path.exists():
+        return
+    saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    changes = config_changes(saved, new)
+    if changes:
+
+        def short(v: Any) -> str:
+            text = repr(v)
+            return text if len(text) <= 60 else text[:57] + "..."
+
+        listed = ", ".join(f"{k} {short(a)} -> {short(b)}" for k, a, b in changes)
+        raise RunnerError(
+            f"{out} holds a run with another config ({listed}); resuming would mix its results with "
+            "the new ones. Use another --out, or --force to move the old run aside and start afresh"
+        )
+
+
+def set_aside(out: Path) -> Path | None:
+    """--force: move an existing run folder to `<out>.<timestamp>` (nothing is deleted); its new path."""
+    if not out.exists() or not any(out.iterdir()):
+        return None
+    lock = out / "run.lock"
+    if lock.exists():
+        text = lock.read_text().strip()
+        pid = int(text) if text.isdigit() else 0
+        if pid and pid != os.getpid() and _alive(pid):
+            raise RunnerError(f"{out} is in use by process {pid}; wait for it or stop it first")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = out.with_name(f"{out.name}.{stamp}")
+    n = 1
+    while target.exists():
+        target, n = out.with_name(f"{out.name}.{stamp}-{n}"), n + 1
+    out.rename(target)
+    return target
+
+
+def check_run_id(run_id: str) -> None:
+    """Refuse a run id whose containers belong to another process that still runs."""
+    owners = live_owners(run_id)
+    if owners:
+        held = ", ".join(f"process {who} ({n} container(s))" for who, n in owners.items())
+        raise RunnerError(
+            f"run id {run_id!r} is in use by {held}; wait for it, stop it, or pass another --run-id"
+        )
+
+
 def start_docker(tasks: list[Task], run_id: str, build: bool, console: Console) -> None:
-    """Build missing task images and remove the containers a killed earlier attempt left."""
+    """Build missing task images and remove the containers a killed earlier attempt left
+    (only those whose owner process is gone: check_run_id refused a live one)."""
     if build:
         build_task_images(tasks)
     left = cleanup(run_id)
@@ -1021,6 +1294,11 @@ def evaluate(
     lock_folder(out)
     ensure_docker()
     rid = stable_run_id(out, run_id)
+    try:
+        check_run_id(rid)
+    except RunnerError:
+        unlock_folder(out)
+        raise
     names = {str(p.get("model_name_or_path", "")) for p in preds.values()}
     model_name = names.pop() if len(names) == 1 else "mixed"
     save_config(

@@ -133,6 +133,11 @@ def test_broken_test_patch_is_an_infra_error_and_the_run_goes_on(tmp_path, task_
         i: json.loads((out / "grades" / f"{i}.json").read_text())["runs"][0]["status"] for i in (broken, fine)
     }
     assert grades == {broken: "infra_error", fine: "resolved"}
+    # a grading failure is not the model's: recorded as an error (redone on resume), counted apart
+    rec = json.loads((out / "instances" / broken / "done.json").read_text())
+    assert (rec["status"], rec["error_kind"]) == ("error", "infra_error")
+    totals = json.loads((out / "report.json").read_text())["totals"]
+    assert (totals["attempted"], totals["infra_errors"], totals["pass_at_1"]) == (1, 1, 1.0)
 
 
 def test_select_grades_every_run_and_reports_oracle(tmp_path, example_tasks):
@@ -192,8 +197,8 @@ def test_hung_instance_is_stopped_by_the_runner_watchdog(tmp_path, example_tasks
     assert code == 0
     assert time.monotonic() - t0 < 120
     done = json.loads((out / "instances" / iid / "done.json").read_text())
-    # Either layer may stop it: the agent's own deadline (status ok, exit timeout) or the watchdog.
-    assert done["exit_status"] == "timeout" and not done["resolved"]
+    # Either layer may stop it (the agent's own deadline or the watchdog): the same status.
+    assert done["status"] == done["exit_status"] == "timeout" and not done["resolved"]
     assert not labelled_containers("e2e-hang")
 
 

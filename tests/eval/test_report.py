@@ -152,25 +152,39 @@ def _folder(tmp_path: Path) -> Path:
             cost=1.0,
         )
         write_atomic(out / "instances" / iid / "done.json", rec.model_dump_json())
-    err = InstanceRecord(instance_id="i4", status="error", error="RuntimeError: boom", exit_status="error")
+    err = InstanceRecord(
+        instance_id="i4",
+        status="error",
+        error="RuntimeError: boom",
+        error_kind="exception",
+        exit_status="error",
+    )
     write_atomic(out / "instances" / "i4" / "done.json", err.model_dump_json())
     return out
 
 
-def test_report_counts_errors_as_unresolved_and_writes_files(tmp_path):
+def test_report_counts_infra_errors_apart_and_writes_files(tmp_path):
     out = _folder(tmp_path)
     md = report.write_report(out, expected=5)
     data = json.loads((out / "report.json").read_text())
     assert data["schema_version"] == report.REPORT_SCHEMA_VERSION
     t = data["totals"]
-    assert (t["attempted"], t["resolved"], t["unfinished"]) == (4, 1, 1)
-    assert t["pass_at_1"] == pytest.approx(1 / 4)
-    assert data["by_grade_status"] == {"resolved": 1, "unresolved": 2, "not_graded": 1}
+    # i4 failed for infrastructure reasons: finished, but not an attempt of the model's
+    assert (t["finished"], t["attempted"], t["infra_errors"], t["resolved"], t["unfinished"]) == (
+        4,
+        3,
+        1,
+        1,
+        1,
+    )
+    assert t["pass_at_1"] == pytest.approx(1 / 3)
+    assert data["by_grade_status"] == {"resolved": 1, "unresolved": 2}
     assert data["by_instance_status"] == {"ok": 3, "error": 1}
+    assert data["by_error_kind"] == {"exception": 1}
     sel = data["selection"]
-    assert sel["oracle_pass_at_n"] == pytest.approx(2 / 4)
-    assert sel["mean_single_run_pass_at_1"] == pytest.approx(1 / 4)
-    assert sel["selected_pass_at_1"] == pytest.approx(1 / 4)
+    assert sel["oracle_pass_at_n"] == pytest.approx(2 / 3)
+    assert sel["mean_single_run_pass_at_1"] == pytest.approx(1 / 3)
+    assert sel["selected_pass_at_1"] == pytest.approx(1 / 3)
     look = data["lookahead"]
     assert look["chosen_q"]["count"] == 18 and look["rejected_q"]["count"] == 18
     assert look["runs"] == {"resolved": 2, "unresolved": 4}
@@ -182,4 +196,5 @@ def test_report_counts_errors_as_unresolved_and_writes_files(tmp_path):
         data["plots"]
     )
     text = md.read_text()
-    assert "| Pass@1 | 25.0% |" in text and "oracle Pass@2" in text
+    assert "| Pass@1 | 33.3% |" in text and "oracle Pass@2" in text
+    assert "| infra errors (not counted) | 1 |" in text and "never as the model's failures" in text
