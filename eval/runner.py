@@ -1072,7 +1072,8 @@ def prepare(config: RunConfig, force: bool = False) -> Batch:
 
 def _prepare(config: RunConfig, out: Path) -> Batch:
     for url in (config.base_url, config.critic):  # user:password@ in a URL: scrubbed everywhere
-        register_secret(url)
+        if url and "://" in url:  # a critic checkpoint path is no secret
+            register_secret(url)
     register_secret(config.policy.get("api_key"))
     critic = make_critic(config.critic, out)
     if config.search.uses_lookahead and critic is None:
