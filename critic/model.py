@@ -314,9 +314,21 @@ def qwen2_7b_config(vocab_size: int = 152064) -> Qwen2Config:
     )
 
 
-def make_tiny_critic(out_dir: str | Path, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
-    """Save a random tiny Qwen2 critic with a trained BPE tokenizer to `out_dir` (no downloads)."""
+def make_tiny_critic(
+    out_dir: str | Path,
+    seed: int = 0,
+    hidden: int = 64,
+    layers: int = 2,
+    vocab_size: int = 512,
+    corpus: list[str] | None = None,
+) -> Path:
+    """Save a random tiny Qwen2 critic with a trained BPE tokenizer to `out_dir` (no downloads).
+
+    `corpus` (e.g. the text of the trajectories it will be trained on) joins the tokenizer's
+    built-in corpus, so that the words of those runs become whole tokens: shorter inputs, and the
+    signals a critic reads (a traceback, an exit code) are single tokens rather than characters.
+    """
     torch.manual_seed(seed)
-    tokenizer = make_tiny_tokenizer()
+    tokenizer = make_tiny_tokenizer(vocab_size=vocab_size, extra_text=corpus)
     model = build_critic(tiny_config(len(tokenizer), hidden=hidden, layers=layers), tokenizer)
     return save_critic(model, tokenizer, out_dir)
