@@ -218,8 +218,9 @@ def _add_run(sub: Any) -> None:
         metavar="URL|PATH|tiny",
         help="critic: http(s) URL of `swe-search critic serve` (checked before the run; several replicas: "
         "URLs joined by commas, a run's session sticks to one), a checkpoint folder "
-        "(loaded in-process), 'tiny' (an untrained tiny critic made in the run folder; a demo), "
-        "const:V (constant Q; a testing aid) or none",
+        "(loaded in-process), vllm+http://HOST:PORT?tokenizer=CKPT (the checkpoint served by vLLM's "
+        "classify endpoint; critic/README.md), 'tiny' (an untrained tiny critic made in the run folder; "
+        "a demo), const:V (constant Q; a testing aid) or none",
     )
     _add_selection(p)
     g = p.add_argument_group("limits")
