@@ -40,7 +40,7 @@ def test_default_yaml_composes_the_run_section_over_run_yaml():
     assert cfg.run.agent.templates.system  # agent.yaml, through run.yaml
     assert cfg.run.search.tie_break == "first"  # strategies.yaml, through run.yaml
     assert cfg.critic.model == "tiny" and cfg.critic.lr > 1e-4  # tiny-critic settings, not the 70B ones
-    assert cfg.split is not None and cfg.dataset == "examples/tasks"
+    assert cfg.split is not None and cfg.dataset == "examples/testbed" and cfg.run.model == "testbed"
 
 
 def test_overrides_win_over_flags_which_win_over_the_file(tmp_path):
