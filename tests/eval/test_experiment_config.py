@@ -138,7 +138,9 @@ def test_two_datasets_with_selections(tmp_path):
 
 
 def test_an_empty_split_is_refused():
-    cfg = ExperimentConfig.load(overrides=["split={kind: regex, train: confkit, heldout: nothing-matches}"])
+    cfg = ExperimentConfig.load(
+        overrides=[f"dataset={EXAMPLES}", "split={kind: regex, train: confkit, heldout: nothing-matches}"]
+    )
     with pytest.raises(ExperimentError, match="held-out split is empty"):
         resolve_splits(cfg)
 
