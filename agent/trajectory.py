@@ -9,8 +9,6 @@ save, and a patch that carries a known secret is withheld (exit status `secret_i
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from enum import Enum
 from pathlib import Path
@@ -20,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.redaction import PATCH_WITHHELD, carries_secret, scrub
 from agent.types import Candidate, Choice, Message
+from envs.files import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -163,18 +162,7 @@ class Trajectory(BaseModel):
 
     def save(self, path: Path | str) -> None:
         """Write atomically: a temporary file in the same folder, then os.replace."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path | str) -> Trajectory:

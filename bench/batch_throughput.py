@@ -25,7 +25,8 @@ from envs.images import build_base, build_task_images
 from envs.tasks import load_tasks
 from eval.config import RunConfig
 from eval.grading import grade
-from eval.runner import load_records, prepare, run_batch
+from eval.records import load_records
+from eval.runner import prepare, run_batch
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "tasks"

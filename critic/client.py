@@ -16,13 +16,10 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from agent import deadline
 from agent.types import Message
+from critic.errors import CriticUnavailable
 from critic.protocol import final_turn
 
 log = logging.getLogger(__name__)
-
-
-class CriticUnavailable(ConnectionError):
-    """The critic server cannot be reached."""
 
 
 class CriticRequestError(ValueError):

@@ -11,9 +11,9 @@ of tokenizing again. Parts hold only tensors, lists and strings (read with `weig
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from critic.data import Episode, load_sources
 from critic.serialize import ContextTooLong, Serializer
+from envs.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,9 @@ def load_prepared(
         episodes = load_sources(sources, limit=limit)
         share = serialize(episodes[rank::world], serializer)
         mine = list(zip(range(rank, len(episodes), world), share, strict=True))
-        entry.mkdir(parents=True, exist_ok=True)
-        path = entry / f"part-{rank}-of-{world}.pt"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(_to_plain(mine), tmp)
-        tmp.replace(path)  # a part is whole or absent
+        buffer = io.BytesIO()
+        torch.save(_to_plain(mine), buffer)
+        write_atomic(entry / f"part-{rank}-of-{world}.pt", buffer.getvalue())  # a part is whole or absent
         if world > 1 and dist.is_initialized():
             dist.barrier()
         parts = [entry / f"part-{r}-of-{world}.pt" for r in range(world)]

@@ -31,8 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from agent.types import Message
-from critic.client import CriticRequestError, CriticUnavailable, HTTPCritic
-from critic.errors import CriticSetupError
+from critic.client import CriticRequestError, HTTPCritic
+from critic.errors import CriticSetupError, CriticUnavailable
 from critic.serialize import VALUE_TOKEN, SerializeError, Serializer
 
 log = logging.getLogger(__name__)

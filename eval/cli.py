@@ -53,8 +53,9 @@ def preflight_errors() -> tuple[type[BaseException], ...]:
     """Errors that, raised before any container starts, mean "fix the command"."""
     from agent.config import ConfigError
     from agent.policies import PolicyError
+    from critic.errors import CriticUnavailable
     from eval.config import RunConfigError
-    from eval.runner import CriticUnavailable, RunnerError
+    from eval.records import RunnerError
     from search.solve import MissingCritic
 
     return (
@@ -406,7 +407,7 @@ def _failures(out: Path, ids: list[str], err: Console) -> int:
     """Say once why instances failed for infrastructure reasons; EXIT_INFRA when all of them did."""
     from rich.markup import escape
 
-    from eval.runner import failure_summary, load_records
+    from eval.records import failure_summary, load_records
 
     records = load_records(out)
     every, message = failure_summary([records[i] for i in ids if i in records])
@@ -500,8 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _main(argv)
         if argv is None and code == EXIT_INTERRUPTED:  # not in-process: a caller's containers are its own
             _remove_own_containers()
-        runner = sys.modules.get("eval.runner")  # only a command that ran something can have left threads
-        abandoned = runner is not None and runner.abandoned_alive()
+        watchdog = sys.modules.get("eval.watchdog")  # only a command that ran something can have left threads
+        abandoned = watchdog is not None and watchdog.abandoned_alive()
         if argv is None and (abandoned or code == EXIT_INTERRUPTED):
             sys.stdout.flush()
             sys.stderr.flush()
@@ -538,8 +539,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"swe-search {args.command}: error: {type(e).__name__}: {scrub_text(str(e))}", file=sys.stderr)
         return 1
     except Exception as e:
-        runner = sys.modules.get("eval.runner")  # RunnerError lives with the runner, imported on use
-        if runner is None or not isinstance(e, runner.RunnerError):
+        records = sys.modules.get("eval.records")  # RunnerError lives with the records, imported on use
+        if records is None or not isinstance(e, records.RunnerError):
             raise
         # the run cannot start as asked (folder or run id in use, ...)
         print(f"swe-search {args.command}: error: {scrub_text(str(e))}", file=sys.stderr)

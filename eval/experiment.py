@@ -34,6 +34,7 @@ import yaml
 from rich.console import Console
 
 from envs.engine import ensure_docker
+from envs.files import write_atomic
 from envs.types import Task
 from eval import report as run_reports
 from eval.config import RunConfig
@@ -45,7 +46,6 @@ from eval.runner import (
     run_batch,
     select_tasks,
     unlock_folder,
-    write_atomic,
 )
 
 PHASES = ("collect", "train", "evaluate")

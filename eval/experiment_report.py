@@ -30,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from envs.files import write_atomic
 from eval.bootstrap import Bootstrap, TaskRuns, interval
 from eval.experiment import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, pool_dir
 from eval.experiment_config import ExperimentConfig
 from eval.experiment_render import CONTROLS, TABLE, render_markdown, write_plots
+from eval.records import RunRecord, load_records
 from eval.report import RunView, lookahead_stats, selection_curve
-from eval.runner import RunRecord, load_records, write_atomic
 
 EXPERIMENT_SCHEMA_VERSION = 1
 VOLATILE_KEYS = frozenset({"generated_at", "folder", "timing", "wall_time", "seconds"})

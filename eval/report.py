@@ -41,7 +41,8 @@ from typing import Any
 import yaml
 
 from agent.redaction import scrub, scrub_text
-from eval.runner import InstanceRecord, RunRecord, load_records, write_atomic
+from envs.files import write_atomic
+from eval.records import InstanceRecord, RunRecord, load_records
 
 REPORT_SCHEMA_VERSION = 1
 MAX_EXACT_SUBSETS = 2000

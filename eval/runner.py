@@ -1,22 +1,7 @@
 """The batch runner: W worker threads solve and grade instances, resumably, under a per-instance deadline.
 
-Run folder (`out/`):
-    run.json                         the run id (container label), stable for the folder
-    config.yaml                      the effective config, secrets redacted
-    events.jsonl                     append-only log: one `start` per instance attempt, `done`, `error`
-    trajectories/<id>/run-<i>/...    every run of the instance (search.solve writes them)
-    grades/<id>.json                 the grade of every run, and which run was chosen
-    instances/<id>/done.json         written last, atomically: the instance is finished
-    preds.jsonl                      swebench predictions of the chosen runs
-    report.json, report.md, plots/   see eval.report
-
-Statuses (done.json `status`): the OUTCOME of an attempt is separate from whether it HAPPENED.
-    ok       the model's attempt finished and was graded (resolved, unresolved, empty_patch, ...)
-    timeout  the instance ran out of its time (the agent stopped itself at its share of the
-             deadline, or the watchdog stopped it): a finished attempt, graded with what it had
-    error    the attempt did not happen for reasons that are not the model's doing
-             (`error_kind`: env_error, policy_error, infra_error, image_missing, container_error,
-             run_error, exception; `error` says why)
+The run folder and the statuses of its records are described in eval.records; the watchdog that
+stops a late instance is eval.watchdog.
 
 Resume: an instance is finished when its done.json exists with status ok or timeout; instances
 with status error are redone by every rerun (`--retry-errors` also redoes timeouts). Anything an
@@ -26,25 +11,20 @@ killed earlier attempt left behind, and refuses a run id whose containers belong
 
 from __future__ import annotations
 
-import base64
 import glob
-import hashlib
 import json
 import os
 import queue
 import shutil
-import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import docker.errors
 import yaml
-from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -58,28 +38,47 @@ from rich.progress import (
 
 from agent.policies import ScriptedPolicy, UnknownModelError, make_policy
 from agent.redaction import PATCH_WITHHELD, carries_secret, register_secret, scrub, scrub_text
+from agent.scripted import SCRIPTS
 from agent.testbed import TestbedError, TestbedFactory
-from agent.trajectory import ExitStatus, Trajectory
-from agent.types import Message, Policy
+from agent.trajectory import ExitStatus
+from agent.types import Policy
+from critic.factory import make_critic
 from critic.protocol import Critic
 from envs.docker import DockerEnv, cleanup, live_owners
 from envs.engine import ensure_docker
+from envs.files import write_atomic
 from envs.images import build_task_images
 from envs.settings import ContainerSettings
-from envs.tasks import load_tasks, read_jsonl
+from envs.tasks import load_tasks
 from envs.types import Env, EnvError, ImageNotFound, Task
 from eval.config import RunConfig, parse_shard
 from eval.grading import grade
 from eval.preflight import check_host, check_tasks
+from eval.records import (
+    FROM_PREDICTIONS,
+    INFRA_EXIT_STATUSES,
+    InstanceRecord,
+    RunnerError,
+    RunRecord,
+    done_path,
+    failed_record,
+    instance_outcome,
+    is_infra_failure,
+    load_records,
+    read_preds,
+    reason_key,
+    run_record,
+    save_config,
+    shard,
+    stable_run_id,
+    write_preds,
+)
+from eval.watchdog import ABANDONED, InstanceTimeout, Watchdog, call_with_deadline
 from search.solve import MissingCritic, SolveResult, solve, trajectory_path
 
-RECORD_SCHEMA_VERSION = 2
-"""2: status `error` for infrastructure failures (error_kind), runs' failure_kind/failure."""
 GRACE_SECONDS = 120.0
 """How long after closing a late instance's containers the runner waits for its thread to return
 (at least one policy call: a local model on a loaded CPU can take a minute per step)."""
-FROM_PREDICTIONS = "from_predictions"
-"""The exit status of a run that `swe-search eval` graded from a predictions file (no agent ran)."""
 AGENT_DEADLINE_SHARE = 0.9
 """The agent stops itself (between steps, keeping its patch) at this share of the instance timeout;
 its model and critic calls end by then too (agent.deadline)."""
@@ -87,387 +86,10 @@ SECRET_IN_PATCH = ExitStatus.secret_in_patch.value
 INTERRUPT_WAIT_SECONDS = 2.0
 """After Ctrl-C closed every container, how long the runner waits for its workers before leaving
 them (daemon threads, blocked on I/O that the closed containers no longer feed)."""
-INFRA_EXIT_STATUSES = ("env_error", "policy_error")
-"""Exit statuses of a run that mean the infrastructure failed it, not the model (format_error and
-context_overflow are the model's own)."""
-
-
-class RunnerError(RuntimeError):
-    """The batch cannot start (bad dataset, images missing, run folder in use)."""
-
-
-class InstanceTimeout(RuntimeError):
-    """An instance overran its wall-clock limit and did not stop after its containers were closed."""
 
 
 class Interrupted(RuntimeError):
     """The batch is stopping (Ctrl-C); the instance is left unfinished so a rerun redoes it."""
-
-
-class RunRecord(BaseModel):
-    """One run (of the N of a selection, or the only one) of an instance, with its grade."""
-
-    index: int = Field(description="0-based run index within the instance.")
-    trajectory: str | None = Field(None, description="Trajectory path relative to the run folder.")
-    exit_status: str | None = Field(None, description="Why the agent stopped (agent.trajectory.ExitStatus).")
-    steps: int = Field(0, description="Agent turns.")
-    cost: float = Field(0.0, description="USD spent by the policy.")
-    final_q: float | None = Field(
-        None, description="Q of the final (submit) action, when a critic scored it."
-    )
-    mean_q: float | None = Field(None, description="Mean Q of the chosen actions over scored steps.")
-    submitted: bool = Field(False, description="The run ended with `submit`.")
-    patch_empty: bool = Field(True, description="The run's patch is empty.")
-    grade_status: str = Field(
-        "not_graded",
-        description="resolved | unresolved | empty_patch | patch_failed | test_timeout | infra_error.",
-    )
-    resolved: bool = Field(False, description="The tests pass with this run's patch.")
-    failure_kind: str | None = Field(
-        None,
-        description="Set when the run failed for infrastructure reasons: env_error, policy_error, "
-        "infra_error (grading), image_missing, container_error or run_error.",
-    )
-    failure: str | None = Field(None, description="Why the run failed, when failure_kind is set.")
-
-
-class InstanceRecord(BaseModel):
-    """instances/<id>/done.json: the outcome of one instance. Its presence marks the instance finished."""
-
-    schema_version: int = Field(RECORD_SCHEMA_VERSION, description="Version of this format.")
-    instance_id: str = Field(description="The task's instance id.")
-    status: Literal["ok", "error", "timeout"] = Field(
-        description="ok: the model's attempt finished and was graded; timeout: the instance ran out of "
-        "time (by the agent's own stop or the watchdog); error: the attempt failed for infrastructure "
-        "reasons, not the model's (see error_kind); error instances are redone on resume."
-    )
-    error: str | None = Field(None, description="Why, for status error/timeout.")
-    error_kind: str | None = Field(
-        None,
-        description="For status error: env_error | policy_error | infra_error | image_missing | "
-        "container_error | run_error | exception (the runner's own boundary caught it); "
-        "for status timeout: timeout.",
-    )
-    chosen: int | None = Field(None, description="Index of the chosen run (the prediction).")
-    model_patch: str = Field("", description="The chosen run's patch.")
-    exit_status: str = Field("error", description="The chosen run's exit status, or the instance status.")
-    grade_status: str = Field("not_graded", description="The chosen run's grade status.")
-    resolved: bool = Field(False, description="The chosen run resolves the task.")
-    runs: list[RunRecord] = Field(default_factory=list, description="Every run, graded.")
-    cost: float = Field(0.0, description="USD over all runs.")
-    duration: float = Field(0.0, description="Wall seconds for the instance (solve + grade).")
-    grading_time: float = Field(0.0, description="Wall seconds spent grading.")
-    started_at: float = Field(0.0, description="Unix time the attempt started.")
-    finished_at: float = Field(0.0, description="Unix time the attempt finished.")
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and os.replace (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def done_path(out: Path, instance_id: str) -> Path:
-    return out / "instances" / instance_id / "done.json"
-
-
-def load_records(out: Path) -> dict[str, InstanceRecord]:
-    """Every finished instance of a run folder, by instance id."""
-    records = {}
-    for p in sorted((out / "instances").glob("*/done.json")):
-        rec = InstanceRecord.model_validate_json(p.read_text(encoding="utf-8"))
-        records[rec.instance_id] = rec
-    return records
-
-
-def write_preds(out: Path, records: dict[str, InstanceRecord], model_name: str) -> Path:
-    """preds.jsonl in swebench format, one line per finished instance, sorted by id."""
-    lines = [
-        json.dumps(
-            scrub({"instance_id": i, "model_name_or_path": model_name, "model_patch": records[i].model_patch})
-        )
-        for i in sorted(records)
-    ]
-    path = out / "preds.jsonl"
-    write_atomic(path, "".join(line + "\n" for line in lines))
-    return path
-
-
-def read_preds(path: Path) -> dict[str, dict[str, Any]]:
-    """A swebench predictions file (.jsonl, or a .json list/mapping) keyed by instance id."""
-    path = Path(path)
-    try:
-        if path.suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            listed = list(data.values()) if isinstance(data, dict) else data
-            rows = [(f"{path} row {i}", row) for i, row in enumerate(listed)]
-        else:
-            rows = [(f"{path} line {number}", row) for number, row in read_jsonl(path)]
-    except json.JSONDecodeError as e:
-        raise RunnerError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-    except ValueError as e:  # read_jsonl's, naming the line
-        raise RunnerError(f"{path}: {e}") from None
-    preds = {}
-    for where, row in rows:
-        if not isinstance(row, dict):
-            raise RunnerError(f"{where}: a prediction must be a JSON object, not {type(row).__name__}")
-        if "instance_id" not in row:
-            raise RunnerError(f"{where}: a prediction has no instance_id: {str(row)[:200]}")
-        preds[row["instance_id"]] = row
-    return preds
-
-
-def stable_run_id(out: Path, requested: str | None = None) -> str:
-    """The run id of a run folder: the one in run.json, else `requested`, else one derived from the path."""
-    meta = out / "run.json"
-    if meta.exists():
-        saved = json.loads(meta.read_text())["run_id"]
-        if requested and requested != saved:
-            raise RunnerError(f"{out} belongs to run id {saved!r}, not {requested!r}; use another --out")
-        return saved
-    digest = hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:8]
-    run_id = requested or f"{out.resolve().name}-{digest}"
-    write_atomic(meta, json.dumps({"run_id": run_id, "created": time.time()}, indent=1))
-    return run_id
-
-
-def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
-    """Shard `index` of `count`: sort by instance id, then every count-th task starting at index."""
-    return sorted(tasks, key=lambda t: t.instance_id)[index::count]
-
-
-# ----------------------------------------------------------------------------- watchdog
-
-
-class _Instance:
-    """The live containers of one instance, and its deadline."""
-
-    def __init__(self, instance_id: str, deadline: float) -> None:
-        self.instance_id = instance_id
-        self.deadline = deadline
-        self.envs: list[Env] = []
-        self.start_failures: dict[int, tuple[str, str]] = {}
-        """Run index -> (failure kind, message) for runs whose container could not be created."""
-        self.expired = False
-        self.lock = threading.Lock()
-
-    def track(self, env: Env) -> Env:
-        with self.lock:
-            self.envs.append(env)
-            late = self.expired
-        if late:
-            self.close()
-            raise InstanceTimeout(f"{self.instance_id}: past its deadline; no new container")
-        return env
-
-    def close(self) -> None:
-        with self.lock:
-            envs, self.envs = self.envs, []
-        for env in envs:
-            try:
-                env.close()
-            except Exception as e:  # noqa: BLE001 -- closing is best effort; cleanup() follows
-                print(f"warning: closing a container of {self.instance_id} failed: {e}")
-
-
-class Watchdog:
-    """Closes the containers of instances that overrun their deadline (the agent then stops on env_error)."""
-
-    def __init__(self, interval: float = 0.5) -> None:
-        self._live: dict[str, _Instance] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._interval = interval
-        self._thread = threading.Thread(target=self._loop, name="watchdog", daemon=True)
-        self._thread.start()
-
-    @contextmanager
-    def watch(self, instance_id: str, seconds: float) -> Iterator[_Instance]:
-        inst = _Instance(instance_id, time.monotonic() + seconds)
-        with self._lock:
-            self._live[instance_id] = inst
-        try:
-            yield inst
-        finally:
-            with self._lock:
-                self._live.pop(instance_id, None)
-            inst.close()
-
-    def close_all(self) -> None:
-        """Close every live container (Ctrl-C): the agents stop at their next command."""
-        with self._lock:
-            live = list(self._live.values())
-        for inst in live:
-            inst.expired = True
-            inst.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            now = time.monotonic()
-            with self._lock:
-                late = [i for i in self._live.values() if not i.expired and now > i.deadline]
-            for inst in late:
-                inst.expired = True
-                inst.close()
-
-
-ABANDONED: list[threading.Thread] = []
-"""Solve threads left running past their deadline (see call_with_deadline)."""
-
-
-def abandoned_alive() -> bool:
-    """Whether an abandoned solve thread still runs (it may hold the interpreter's exit)."""
-    return any(t.is_alive() for t in ABANDONED)
-
-
-def call_with_deadline(fn: Callable[[], Any], seconds: float, name: str) -> Any:
-    """fn() in a daemon thread; raise InstanceTimeout if it has not returned after `seconds`.
-
-    A thread cannot be killed: a hung one (e.g. a policy call that never returns) is abandoned,
-    its containers already closed by the watchdog, and the batch goes on.
-    """
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 -- handed back to the caller below
-            box["error"] = e
-
-    thread = threading.Thread(target=target, name=f"solve-{name}", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        ABANDONED.append(thread)
-        raise InstanceTimeout(f"{name}: still running after {seconds:.0f}s, past its deadline; abandoned")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-# ----------------------------------------------------------------------------- records
-
-
-def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) -> RunRecord:
-    """Summarise one trajectory (before grading)."""
-    qs = [
-        s.candidates[s.chosen_index].q
-        for s in traj.steps
-        if s.candidates and s.chosen_index < len(s.candidates) and s.candidates[s.chosen_index].q is not None
-    ]
-    status = traj.exit_status.value if traj.exit_status is not None else None
-    rel = None
-    if traj_path is not None and traj_path.exists():
-        rel = str(traj_path.resolve().relative_to(out.resolve()))
-    return RunRecord(
-        index=index,
-        trajectory=rel,
-        exit_status=status,
-        steps=len(traj.steps),
-        cost=traj.stats.cost,
-        final_q=traj.final_q,
-        mean_q=sum(qs) / len(qs) if qs else None,
-        submitted=status == "submitted",
-        patch_empty=not traj.patch.strip(),
-    )
-
-
-def failed_record(
-    task: Task, status: Literal["error", "timeout"], error: str, started: float, kind: str | None = None
-) -> InstanceRecord:
-    now = time.time()
-    return InstanceRecord(
-        instance_id=task.instance_id,
-        status=status,
-        error=error,
-        error_kind=kind or ("timeout" if status == "timeout" else "exception"),
-        exit_status=status,
-        started_at=started,
-        finished_at=now,
-        duration=now - started,
-    )
-
-
-def instance_outcome(
-    runs: list[RunRecord], chosen: int | None, deadline_hit: bool, limit: float | None = None
-) -> tuple[Literal["ok", "error", "timeout"], str | None, str | None]:
-    """(status, error_kind, error) of an instance from its runs.
-
-    timeout when its deadline hit; error when every run failed for infrastructure reasons or the
-    chosen run's grade could not be decided (infra_error); else ok.
-    """
-    if deadline_hit:
-        return "timeout", "timeout", f"the instance ran out of its {limit or 0:g} s (--instance-timeout)"
-    pick = runs[chosen] if chosen is not None and chosen < len(runs) else None
-    failed = [r for r in runs if r.failure_kind]
-    if pick is not None and pick.failure_kind == "infra_error":
-        return "error", pick.failure_kind, pick.failure
-    if runs and len(failed) == len(runs):
-        first = pick if pick is not None and pick.failure_kind else failed[0]
-        return "error", first.failure_kind, first.failure
-    return "ok", None, None
-
-
-def is_infra_failure(rec: InstanceRecord) -> bool:
-    """Whether an instance's attempt failed for infrastructure reasons (redone on every resume).
-
-    Records of schema 1 (status ok whatever happened) are judged by their runs' exit and grade statuses.
-    """
-    if rec.status == "error":
-        return True
-    if rec.status != "ok" or rec.schema_version >= 2 or not rec.runs:
-        return False
-    bad = [
-        r.exit_status in (*INFRA_EXIT_STATUSES, "error") or r.grade_status == "infra_error" for r in rec.runs
-    ]
-    pick_bad = (
-        rec.chosen is not None
-        and rec.chosen < len(bad)
-        and rec.runs[rec.chosen].grade_status == "infra_error"
-    )
-    return all(bad) or pick_bad
-
-
-def _reason_key(rec: InstanceRecord) -> str:
-    """An error message with the instance id taken out: the same cause reads the same everywhere."""
-    return f"{rec.error_kind}: {(rec.error or '').replace(rec.instance_id, '<instance>')}"
-
-
-def failure_summary(records: list[InstanceRecord]) -> tuple[bool, str | None]:
-    """(every instance failed for infrastructure reasons, a one-paragraph message or None)."""
-    failed = [r for r in records if r.status == "error"]
-    if not failed:
-        return False, None
-    reasons: dict[str, list[str]] = {}
-    for r in failed:
-        reasons.setdefault(_reason_key(r), []).append(r.instance_id)
-    every = len(failed) == len(records)
-    head = (
-        f"all {len(failed)} instance(s) failed"
-        if every
-        else f"{len(failed)} of {len(records)} instance(s) failed for infrastructure reasons (not counted as the model's)"
-    )
-    if len(reasons) == 1:
-        body = f"{head}: {next(iter(reasons))}"
-    else:
-        parts = [f"{len(ids)} x {key}" for key, ids in sorted(reasons.items(), key=lambda kv: -len(kv[1]))]
-        body = head + ":\n  " + "\n  ".join(parts)
-    return every, body + "\nrerun the same command to redo them once the cause is fixed"
 
 
 # ----------------------------------------------------------------------------- the runner
@@ -677,7 +299,7 @@ class Runner:
             mark = f"[red]{rec.status}[/]"
         extra = f" ({escape(rec.error)})" if rec.error else ""
         if rec.status == "error":  # one cause is told once; later instances point back to it
-            first = self._reasons.setdefault(_reason_key(rec), rec.instance_id)
+            first = self._reasons.setdefault(reason_key(rec), rec.instance_id)
             told = (
                 escape(f"{rec.error_kind}: {rec.error}")
                 if first == rec.instance_id
@@ -687,57 +309,6 @@ class Runner:
         how = "graded from predictions" if rec.exit_status == FROM_PREDICTIONS else f"exit={rec.exit_status}"
         return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{extra}")
 
-
-def save_config(out: Path, config: dict[str, Any]) -> Path:
-    """config.yaml in the run folder, secrets redacted."""
-    path = out / "config.yaml"
-    write_atomic(path, yaml.safe_dump(scrub(config), sort_keys=False, allow_unicode=True))
-    return path
-
-
-# ----------------------------------------------------------------------------- policies and critics
-
-GOLD_EOF = "SWE_SEARCH_GOLD_PATCH_EOF"
-
-
-def _assistant_turns(messages: list[Message]) -> int:
-    return sum(m["role"] == "assistant" for m in messages)
-
-
-def _gold_script(task: Task) -> Callable[[list[Message]], str]:
-    """Apply the task's gold patch (written with a heredoc, then `git apply`), then submit."""
-    patch = task.instance.get("patch") or ""
-    if not patch.endswith("\n"):
-        patch += "\n"
-    if "```" in patch or GOLD_EOF in patch:  # would break the fenced block or the heredoc
-        encoded = base64.b64encode(patch.encode()).decode()
-        write = f"echo {encoded} | base64 -d > /tmp/gold.patch"
-    else:
-        write = f"cat > /tmp/gold.patch <<'{GOLD_EOF}'\n{patch}{GOLD_EOF}"
-    apply = f"Apply the reference fix.\n```bash\n{write}\ngit -C {task.workdir} apply /tmp/gold.patch\n```"
-    return lambda messages: apply if _assistant_turns(messages) == 0 else "Done.\n```bash\nsubmit\n```"
-
-
-def _empty_script(task: Task) -> Callable[[list[Message]], str]:
-    """Submit at once, with no change."""
-    return lambda messages: "Nothing to change.\n```bash\nsubmit\n```"
-
-
-def _sleep_script(task: Task) -> Callable[[list[Message]], str]:
-    """Run a command that never ends in time (to exercise the per-instance watchdog), then submit."""
-    return lambda messages: (
-        "Wait.\n```bash\nsleep 100000\n```"
-        if _assistant_turns(messages) == 0
-        else "Done.\n```bash\nsubmit\n```"
-    )
-
-
-SCRIPTS: dict[str, Callable[[Task], Callable[[list[Message]], str]]] = {
-    "gold": _gold_script,
-    "empty": _empty_script,
-    "sleep": _sleep_script,
-}
-"""`--model scripted:NAME`: deterministic policies for tests and benchmarks (no model involved)."""
 
 PolicyFor = Callable[[Task], Policy]
 
@@ -766,61 +337,6 @@ def make_policy_factory(model: str, base_url: str | None = None, **kwargs: Any) 
         if callable(check):
             check()
     return lambda task: policy
-
-
-class ConstantCritic:
-    """Q = `value` for every candidate: lookahead then equals greedy (a testing aid, `--critic const:0.5`)."""
-
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def score(self, history: list[Message], candidates: list[str]) -> list[float]:
-        return [self.value] * len(candidates)
-
-
-class CriticUnavailable(RuntimeError):
-    """The critic named by --critic cannot be reached or loaded."""
-
-
-def make_critic(spec: str | None, out: Path) -> Critic | None:
-    """The critic for `--critic`: a URL (checked now), a checkpoint folder, `tiny`, `const:V`, or none."""
-    if spec in (None, "", "none"):
-        return None
-    if spec.startswith("const:"):
-        return ConstantCritic(float(spec.split(":", 1)[1]))
-    # imported here: LocalCritic and the tiny critic need torch (the optional `critic` extra)
-    from critic.client import HTTPCritic, LocalCritic
-
-    if spec.startswith(("http://", "https://", "vllm+")):
-        if spec.startswith("vllm+"):  # vLLM serves the checkpoint; the client tokenizes (critic.vllm)
-            from critic.vllm import VLLMCritic
-
-            critic = VLLMCritic.from_spec(spec)
-        else:
-            critic = HTTPCritic(spec)
-        try:
-            critic.health()
-        except Exception as e:  # noqa: BLE001 -- any failure here means "not answering"
-            if type(e).__name__ == "CriticUnavailable":  # already says what to do
-                raise CriticUnavailable(str(e)) from e
-            raise CriticUnavailable(
-                f"critic at {spec} is not answering ({type(e).__name__}: {e}); start it with "
-                "`swe-search critic serve --checkpoint DIR --port PORT`, or pass another --critic"
-            ) from e
-        return critic
-    if spec == "tiny":
-        path = out / "critic-tiny"
-        if not (path / "config.json").exists():
-            from critic.model import make_tiny_critic
-
-            make_tiny_critic(path)
-        return LocalCritic(path)
-    path = Path(spec).expanduser()
-    if not path.is_dir():
-        raise CriticUnavailable(
-            f"--critic {spec!r} is neither an http(s) URL, a checkpoint folder, 'tiny' nor 'const:V'"
-        )
-    return LocalCritic(path)
 
 
 # ----------------------------------------------------------------------------- solve + grade

@@ -15,6 +15,7 @@ from typing import Any
 from agent.redaction import scrub
 from agent.types import Message
 from critic.protocol import Critic
+from envs.files import write_atomic
 from search.config import Rule
 
 
@@ -71,10 +72,7 @@ class Selection:
 
     def save(self, path: Path) -> None:
         """Write selection.json atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(scrub(self.to_dict()), indent=2))
-        tmp.replace(path)
+        write_atomic(path, json.dumps(scrub(self.to_dict()), indent=2))
 
 
 def final_q(messages: list[Message], recorded: float | None, critic: Critic | None) -> float | None:

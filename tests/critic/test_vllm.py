@@ -8,10 +8,9 @@ import pytest
 
 from critic.client import CriticRequestError, CriticUnavailable, LocalCritic
 from critic.errors import CriticSetupError
+from critic.factory import make_critic
 from critic.synthetic import TOY_CANDIDATES, toy_conversation
 from critic.vllm import CriticProtocolError, VLLMCritic, parse_spec, sigmoid
-from eval.runner import CriticUnavailable as RunCriticUnavailable
-from eval.runner import make_critic
 from tests.helpers.vllm_server import VLLMServer
 
 
@@ -143,7 +142,7 @@ def test_specs_and_make_critic(vllm, checkpoint, tmp_path):
         VLLMCritic.from_spec(f"vllm+http://a:8000?tokenizer={tmp_path / 'nope'}")
     critic = make_critic(f"vllm+{vllm.url}?tokenizer={checkpoint}", tmp_path)
     assert isinstance(critic, VLLMCritic) and critic.score(toy_conversation(1), ["a"])
-    with pytest.raises(RunCriticUnavailable, match="not answering"):
+    with pytest.raises(CriticUnavailable, match="not answering"):
         make_critic(f"vllm+http://127.0.0.1:9?tokenizer={checkpoint}", tmp_path)
 
 

@@ -18,9 +18,9 @@ import json
 import sys
 from collections.abc import Callable
 
+from agent.scripted import SCRIPTS
 from agent.types import Message
 from envs.types import Task
-from eval.runner import SCRIPTS
 
 P_GOLD = 0.5
 SALT = 2

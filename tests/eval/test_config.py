@@ -9,7 +9,7 @@ import pytest
 from agent.redaction import scrub
 from envs.types import Task
 from eval.config import CONFIG_DIR, RunConfig, RunConfigError, parse_override, parse_shard
-from eval.runner import shard
+from eval.records import shard
 
 
 def test_run_yaml_composes_strategies_and_agent_defaults():

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from envs.files import write_atomic
 from eval import report
+from eval.records import InstanceRecord, RunRecord
 from eval.report import RunView, selected_resolved, selection_curve, selection_metrics
-from eval.runner import InstanceRecord, RunRecord, write_atomic
 from search.select import RunOutcome, choose
 
 

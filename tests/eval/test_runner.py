@@ -10,20 +10,17 @@ import pytest
 from rich.console import Console
 
 from envs.types import Task
-from eval.runner import (
+from eval.records import (
     InstanceRecord,
-    InstanceTimeout,
-    Runner,
     RunnerError,
     RunRecord,
-    Watchdog,
-    call_with_deadline,
-    config_changes,
     failure_summary,
     instance_outcome,
     load_records,
     stable_run_id,
 )
+from eval.runner import Runner, config_changes
+from eval.watchdog import InstanceTimeout, Watchdog, call_with_deadline
 
 
 def tasks(n: int) -> list[Task]:

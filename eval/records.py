@@ -1,0 +1,299 @@
+"""Records and run-folder I/O: what a run folder holds, how an instance's outcome is decided, and
+the files that record it. Light on purpose: `eval.report` reads run folders through this module
+without loading docker, openai or the search.
+
+Run folder (`out/`):
+    run.json                         the run id (container label), stable for the folder
+    config.yaml                      the effective config, secrets redacted
+    events.jsonl                     append-only log: one `start` per instance attempt, `done`, `error`
+    trajectories/<id>/run-<i>/...    every run of the instance (search.solve writes them)
+    grades/<id>.json                 the grade of every run, and which run was chosen
+    instances/<id>/done.json         written last, atomically: the instance is finished
+    preds.jsonl                      swebench predictions of the chosen runs
+    report.json, report.md, plots/   see eval.report
+
+Statuses (done.json `status`): the OUTCOME of an attempt is separate from whether it HAPPENED.
+    ok       the model's attempt finished and was graded (resolved, unresolved, empty_patch, ...)
+    timeout  the instance ran out of its time (the agent stopped itself at its share of the
+             deadline, or the watchdog stopped it): a finished attempt, graded with what it had
+    error    the attempt did not happen for reasons that are not the model's doing
+             (`error_kind`: env_error, policy_error, infra_error, image_missing, container_error,
+             run_error, exception; `error` says why)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from agent.redaction import scrub
+from envs.files import write_atomic
+from envs.tasks import read_jsonl
+from envs.types import Task
+
+if TYPE_CHECKING:
+    from agent.trajectory import Trajectory
+
+RECORD_SCHEMA_VERSION = 2
+"""2: status `error` for infrastructure failures (error_kind), runs' failure_kind/failure."""
+FROM_PREDICTIONS = "from_predictions"
+"""The exit status of a run that `swe-search eval` graded from a predictions file (no agent ran)."""
+INFRA_EXIT_STATUSES = ("env_error", "policy_error")
+"""Exit statuses of a run that mean the infrastructure failed it, not the model (format_error and
+context_overflow are the model's own)."""
+
+
+class RunnerError(RuntimeError):
+    """The batch cannot start (bad dataset, images missing, run folder in use)."""
+
+
+class RunRecord(BaseModel):
+    """One run (of the N of a selection, or the only one) of an instance, with its grade."""
+
+    index: int = Field(description="0-based run index within the instance.")
+    trajectory: str | None = Field(None, description="Trajectory path relative to the run folder.")
+    exit_status: str | None = Field(None, description="Why the agent stopped (agent.trajectory.ExitStatus).")
+    steps: int = Field(0, description="Agent turns.")
+    cost: float = Field(0.0, description="USD spent by the policy.")
+    final_q: float | None = Field(
+        None, description="Q of the final (submit) action, when a critic scored it."
+    )
+    mean_q: float | None = Field(None, description="Mean Q of the chosen actions over scored steps.")
+    submitted: bool = Field(False, description="The run ended with `submit`.")
+    patch_empty: bool = Field(True, description="The run's patch is empty.")
+    grade_status: str = Field(
+        "not_graded",
+        description="resolved | unresolved | empty_patch | patch_failed | test_timeout | infra_error.",
+    )
+    resolved: bool = Field(False, description="The tests pass with this run's patch.")
+    failure_kind: str | None = Field(
+        None,
+        description="Set when the run failed for infrastructure reasons: env_error, policy_error, "
+        "infra_error (grading), image_missing, container_error or run_error.",
+    )
+    failure: str | None = Field(None, description="Why the run failed, when failure_kind is set.")
+
+
+class InstanceRecord(BaseModel):
+    """instances/<id>/done.json: the outcome of one instance. Its presence marks the instance finished."""
+
+    schema_version: int = Field(RECORD_SCHEMA_VERSION, description="Version of this format.")
+    instance_id: str = Field(description="The task's instance id.")
+    status: Literal["ok", "error", "timeout"] = Field(
+        description="ok: the model's attempt finished and was graded; timeout: the instance ran out of "
+        "time (by the agent's own stop or the watchdog); error: the attempt failed for infrastructure "
+        "reasons, not the model's (see error_kind); error instances are redone on resume."
+    )
+    error: str | None = Field(None, description="Why, for status error/timeout.")
+    error_kind: str | None = Field(
+        None,
+        description="For status error: env_error | policy_error | infra_error | image_missing | "
+        "container_error | run_error | exception (the runner's own boundary caught it); "
+        "for status timeout: timeout.",
+    )
+    chosen: int | None = Field(None, description="Index of the chosen run (the prediction).")
+    model_patch: str = Field("", description="The chosen run's patch.")
+    exit_status: str = Field("error", description="The chosen run's exit status, or the instance status.")
+    grade_status: str = Field("not_graded", description="The chosen run's grade status.")
+    resolved: bool = Field(False, description="The chosen run resolves the task.")
+    runs: list[RunRecord] = Field(default_factory=list, description="Every run, graded.")
+    cost: float = Field(0.0, description="USD over all runs.")
+    duration: float = Field(0.0, description="Wall seconds for the instance (solve + grade).")
+    grading_time: float = Field(0.0, description="Wall seconds spent grading.")
+    started_at: float = Field(0.0, description="Unix time the attempt started.")
+    finished_at: float = Field(0.0, description="Unix time the attempt finished.")
+
+
+# ----------------------------------------------------------------------------- run folder
+
+
+def done_path(out: Path, instance_id: str) -> Path:
+    return out / "instances" / instance_id / "done.json"
+
+
+def load_records(out: Path) -> dict[str, InstanceRecord]:
+    """Every finished instance of a run folder, by instance id."""
+    records = {}
+    for p in sorted((out / "instances").glob("*/done.json")):
+        rec = InstanceRecord.model_validate_json(p.read_text(encoding="utf-8"))
+        records[rec.instance_id] = rec
+    return records
+
+
+def write_preds(out: Path, records: dict[str, InstanceRecord], model_name: str) -> Path:
+    """preds.jsonl in swebench format, one line per finished instance, sorted by id."""
+    lines = [
+        json.dumps(
+            scrub({"instance_id": i, "model_name_or_path": model_name, "model_patch": records[i].model_patch})
+        )
+        for i in sorted(records)
+    ]
+    path = out / "preds.jsonl"
+    write_atomic(path, "".join(line + "\n" for line in lines))
+    return path
+
+
+def read_preds(path: Path) -> dict[str, dict[str, Any]]:
+    """A swebench predictions file (.jsonl, or a .json list/mapping) keyed by instance id."""
+    path = Path(path)
+    try:
+        if path.suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            listed = list(data.values()) if isinstance(data, dict) else data
+            rows = [(f"{path} row {i}", row) for i, row in enumerate(listed)]
+        else:
+            rows = [(f"{path} line {number}", row) for number, row in read_jsonl(path)]
+    except json.JSONDecodeError as e:
+        raise RunnerError(f"{path}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except ValueError as e:  # read_jsonl's, naming the line
+        raise RunnerError(f"{path}: {e}") from None
+    preds = {}
+    for where, row in rows:
+        if not isinstance(row, dict):
+            raise RunnerError(f"{where}: a prediction must be a JSON object, not {type(row).__name__}")
+        if "instance_id" not in row:
+            raise RunnerError(f"{where}: a prediction has no instance_id: {str(row)[:200]}")
+        preds[row["instance_id"]] = row
+    return preds
+
+
+def stable_run_id(out: Path, requested: str | None = None) -> str:
+    """The run id of a run folder: the one in run.json, else `requested`, else one derived from the path."""
+    meta = out / "run.json"
+    if meta.exists():
+        saved = json.loads(meta.read_text())["run_id"]
+        if requested and requested != saved:
+            raise RunnerError(f"{out} belongs to run id {saved!r}, not {requested!r}; use another --out")
+        return saved
+    digest = hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:8]
+    run_id = requested or f"{out.resolve().name}-{digest}"
+    write_atomic(meta, json.dumps({"run_id": run_id, "created": time.time()}, indent=1))
+    return run_id
+
+
+def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
+    """Shard `index` of `count`: sort by instance id, then every count-th task starting at index."""
+    return sorted(tasks, key=lambda t: t.instance_id)[index::count]
+
+
+def save_config(out: Path, config: dict[str, Any]) -> Path:
+    """config.yaml in the run folder, secrets redacted."""
+    path = out / "config.yaml"
+    write_atomic(path, yaml.safe_dump(scrub(config), sort_keys=False, allow_unicode=True))
+    return path
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+
+def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) -> RunRecord:
+    """Summarise one trajectory (before grading)."""
+    qs = [
+        s.candidates[s.chosen_index].q
+        for s in traj.steps
+        if s.candidates and s.chosen_index < len(s.candidates) and s.candidates[s.chosen_index].q is not None
+    ]
+    status = traj.exit_status.value if traj.exit_status is not None else None
+    rel = None
+    if traj_path is not None and traj_path.exists():
+        rel = str(traj_path.resolve().relative_to(out.resolve()))
+    return RunRecord(
+        index=index,
+        trajectory=rel,
+        exit_status=status,
+        steps=len(traj.steps),
+        cost=traj.stats.cost,
+        final_q=traj.final_q,
+        mean_q=sum(qs) / len(qs) if qs else None,
+        submitted=status == "submitted",
+        patch_empty=not traj.patch.strip(),
+    )
+
+
+def failed_record(
+    task: Task, status: Literal["error", "timeout"], error: str, started: float, kind: str | None = None
+) -> InstanceRecord:
+    now = time.time()
+    return InstanceRecord(
+        instance_id=task.instance_id,
+        status=status,
+        error=error,
+        error_kind=kind or ("timeout" if status == "timeout" else "exception"),
+        exit_status=status,
+        started_at=started,
+        finished_at=now,
+        duration=now - started,
+    )
+
+
+def instance_outcome(
+    runs: list[RunRecord], chosen: int | None, deadline_hit: bool, limit: float | None = None
+) -> tuple[Literal["ok", "error", "timeout"], str | None, str | None]:
+    """(status, error_kind, error) of an instance from its runs.
+
+    timeout when its deadline hit; error when every run failed for infrastructure reasons or the
+    chosen run's grade could not be decided (infra_error); else ok.
+    """
+    if deadline_hit:
+        return "timeout", "timeout", f"the instance ran out of its {limit or 0:g} s (--instance-timeout)"
+    pick = runs[chosen] if chosen is not None and chosen < len(runs) else None
+    failed = [r for r in runs if r.failure_kind]
+    if pick is not None and pick.failure_kind == "infra_error":
+        return "error", pick.failure_kind, pick.failure
+    if runs and len(failed) == len(runs):
+        first = pick if pick is not None and pick.failure_kind else failed[0]
+        return "error", first.failure_kind, first.failure
+    return "ok", None, None
+
+
+def is_infra_failure(rec: InstanceRecord) -> bool:
+    """Whether an instance's attempt failed for infrastructure reasons (redone on every resume).
+
+    Records of schema 1 (status ok whatever happened) are judged by their runs' exit and grade statuses.
+    """
+    if rec.status == "error":
+        return True
+    if rec.status != "ok" or rec.schema_version >= 2 or not rec.runs:
+        return False
+    bad = [
+        r.exit_status in (*INFRA_EXIT_STATUSES, "error") or r.grade_status == "infra_error" for r in rec.runs
+    ]
+    pick_bad = (
+        rec.chosen is not None
+        and rec.chosen < len(bad)
+        and rec.runs[rec.chosen].grade_status == "infra_error"
+    )
+    return all(bad) or pick_bad
+
+
+def reason_key(rec: InstanceRecord) -> str:
+    """An error message with the instance id taken out: the same cause reads the same everywhere."""
+    return f"{rec.error_kind}: {(rec.error or '').replace(rec.instance_id, '<instance>')}"
+
+
+def failure_summary(records: list[InstanceRecord]) -> tuple[bool, str | None]:
+    """(every instance failed for infrastructure reasons, a one-paragraph message or None)."""
+    failed = [r for r in records if r.status == "error"]
+    if not failed:
+        return False, None
+    reasons: dict[str, list[str]] = {}
+    for r in failed:
+        reasons.setdefault(reason_key(r), []).append(r.instance_id)
+    every = len(failed) == len(records)
+    head = (
+        f"all {len(failed)} instance(s) failed"
+        if every
+        else f"{len(failed)} of {len(records)} instance(s) failed for infrastructure reasons (not counted as the model's)"
+    )
+    if len(reasons) == 1:
+        body = f"{head}: {next(iter(reasons))}"
+    else:
+        parts = [f"{len(ids)} x {key}" for key, ids in sorted(reasons.items(), key=lambda kv: -len(kv[1]))]
+        body = head + ":\n  " + "\n  ".join(parts)
+    return every, body + "\nrerun the same command to redo them once the cause is fixed"
