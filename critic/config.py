@@ -13,6 +13,15 @@ from critic.errors import CriticSetupError
 DEFAULT_YAML = Path(__file__).resolve().parent.parent / "configs" / "critic.yaml"
 
 
+class CompressionConfig(BaseModel):
+    """Per-message compression of the critic's input (critic.serialize.Compression)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    head: int = Field(ge=0, description="Characters kept from the start of every message's content.")
+    tail: int = Field(ge=0, description="Characters kept from the end of every message's content.")
+
+
 class TrainConfig(BaseModel):
     """`swe-search critic train`: data, TD(lambda) targets, optimisation, evaluation."""
 
@@ -44,6 +53,13 @@ class TrainConfig(BaseModel):
     )
     max_context: int = Field(
         32768, gt=0, description="Token limit; longer trajectories are cut by the serialize rule."
+    )
+    compression: CompressionConfig | None = Field(
+        None,
+        description="Keep only the first `head` and last `tail` characters of every message (a fixed "
+        "cut mark between). Saved in the checkpoint's config.json, so serving applies the same rule. "
+        "Lets a small critic see a run's outcome signals (exit codes at the end of observations) "
+        "close to the value marker. null: whole messages.",
     )
     gamma: float = Field(1.0, ge=0.0, le=1.0, description="Discount of the TD(lambda) targets.")
     lam: float = Field(0.7, ge=0.0, le=1.0, description="lambda of TD(lambda); 1 gives Monte Carlo returns.")

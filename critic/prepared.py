@@ -72,6 +72,7 @@ def serialize(episodes: list[Episode], serializer: Serializer) -> list[Prepared]
 def cache_key(sources: list[str], limit: int | None, serializer: Serializer) -> str:
     """A digest of everything the windows depend on (without reading the data)."""
     h = hashlib.sha256(f"format {FORMAT} limit {limit} max {serializer.max_tokens}".encode())
+    h.update(repr(serializer.compression).encode())
     for src in sources:
         path = Path(src).resolve()
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

@@ -33,7 +33,7 @@ from transformers import DynamicCache, PreTrainedModel
 
 from agent.types import Message
 from critic.model import backbone, cache_argument, output_cache, values_from_hidden
-from critic.serialize import Encoded, ScoringInput, Serializer
+from critic.serialize import Encoded, ScoringInput, Serializer, compression_from_config
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
 """Per layer (keys, values), each (batch, kv_heads, tokens, head_dim)."""
@@ -176,7 +176,10 @@ class Scorer:
         if model.config._attn_implementation not in ("sdpa", "eager"):
             # the packed candidates need an explicit 4D mask, which flash/flex kernels do not take
             model.set_attn_implementation("sdpa")
-        self.serializer = Serializer(tokenizer, max_tokens=max_context)
+        # the compression rule the critic was trained with (critic.serialize), from its config.json
+        self.serializer = Serializer(
+            tokenizer, max_tokens=max_context, compression=compression_from_config(model.config)
+        )
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_kv = max_batch_kv or 4 * max_context
         self.sessions = SessionCache(cache_bytes)

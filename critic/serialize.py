@@ -17,6 +17,14 @@ the first user message, i.e. the system prompt and the issue) is always kept; wh
 kept groups and the scored (last) assistant turn fit in `max_tokens`. If the head plus the last
 turn alone do not fit, `ContextTooLong` is raised.
 
+Compression (`Compression`, off by default): each message's content longer than `head + tail`
+characters (plus the cut mark) keeps only its first `head` and last `tail` characters, joined by
+`CUT_MARK`; candidates too, as the assistant turns they become. A small critic then reads a run's
+outcome signal (a repro's traceback and exit code, at the end of an observation) near the marker,
+instead of behind hundreds of tokens of file views. The rule is saved with the checkpoint
+(`config.json` key `critic_compression`, see `compression_from_config`), so every scorer applies
+the rule the critic was trained with.
+
 The text of the marker and of every other special token (`<|value|>`, `<|im_end|>`, ...) inside a
 message or candidate is broken up (`< |value|>`) before tokenizing: text a run reads from a
 repository must yield neither marker tokens nor fake turn boundaries.
@@ -44,12 +52,52 @@ CHATML_TEMPLATE = (
 """Chat template for tokenizers that have none (tiny test tokenizers)."""
 
 
+CUT_MARK = "\n[...]\n"
+"""What stands for the middle of a message that compression cut out (always the same text)."""
+
+CONFIG_KEY = "critic_compression"
+"""The checkpoint config.json key holding the compression rule (`Compression.to_config`)."""
+
+
 class SerializeError(ValueError):
     """A history that cannot be turned into critic input."""
 
 
 class ContextTooLong(SerializeError):
     """Even the head plus the scored turn exceed the context limit."""
+
+
+@dataclass(frozen=True)
+class Compression:
+    """Keep the first `head` and last `tail` characters of every message's content."""
+
+    head: int
+    tail: int
+
+    def __post_init__(self) -> None:
+        if self.head < 0 or self.tail < 0 or self.head + self.tail == 0:
+            raise SerializeError(
+                f"compression needs head >= 0, tail >= 0 and head + tail > 0 (got {self.head}, {self.tail})"
+            )
+
+    def apply(self, content: str) -> str:
+        if len(content) <= self.head + self.tail + len(CUT_MARK):
+            return content
+        return content[: self.head] + CUT_MARK + (content[-self.tail :] if self.tail else "")
+
+    def to_config(self) -> dict[str, int]:
+        return {"head": self.head, "tail": self.tail}
+
+
+def compression_from_config(config: Any) -> Compression | None:
+    """The rule a checkpoint was trained with, from its config (a dict such as config.json, or a
+    transformers config); None when it has none (whole messages)."""
+    raw = config.get(CONFIG_KEY) if isinstance(config, dict) else getattr(config, CONFIG_KEY, None)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not {"head", "tail"} <= raw.keys():
+        raise SerializeError(f"{CONFIG_KEY} must be {{'head': int, 'tail': int}}, got {raw!r}")
+    return Compression(int(raw["head"]), int(raw["tail"]))
 
 
 @dataclass
@@ -79,9 +127,15 @@ class Serializer:
     """Turns chat messages into critic tokens. Thread-safe for reads; keeps a small token cache."""
 
     def __init__(
-        self, tokenizer: Any, max_tokens: int = 32768, value_token: str = VALUE_TOKEN, cache_size: int = 4096
+        self,
+        tokenizer: Any,
+        max_tokens: int = 32768,
+        value_token: str = VALUE_TOKEN,
+        cache_size: int = 4096,
+        compression: Compression | None = None,
     ) -> None:
         self.tokenizer = tokenizer
+        self.compression = compression
         self.max_tokens = max_tokens
         self.value_token = value_token
         self.marker_id = tokenizer.convert_tokens_to_ids(value_token)
@@ -117,7 +171,7 @@ class Serializer:
         (the next step of a run) renders only its new messages.
         """
         _check_messages(messages)
-        messages = [{**m, "content": self._defuse(m["content"])} for m in messages]
+        messages = [{**m, "content": self._prepare(m["content"])} for m in messages]
         out: list[str] = []
         prev: str | None = ""
         key = 0
@@ -146,6 +200,10 @@ class Serializer:
             while len(self._texts_cache) > self._cache_size:
                 self._texts_cache.popitem(last=False)
         return out, True
+
+    def _prepare(self, content: str) -> str:
+        """A message's content as the critic reads it: compressed (when configured), then defused."""
+        return self._defuse(self.compression.apply(content) if self.compression else content)
 
     def _defuse(self, content: str) -> str:
         """`content` with the text of special tokens broken up (`< |im_end|>`), so that only the
@@ -218,7 +276,7 @@ class Serializer:
         for k, c in enumerate(candidates):
             check_text(c, f"candidate {k}")
         texts, stable = self._texts(history)
-        history = [{**m, "content": self._defuse(m["content"])} for m in history]  # as `_texts` saw it
+        history = [{**m, "content": self._prepare(m["content"])} for m in history]  # as `_texts` saw it
         segs = self.segments(history, texts)
         base = "".join(texts)
         cands = [
@@ -238,7 +296,7 @@ class Serializer:
     ) -> list[str]:
         """Each candidate rendered as the next assistant turn. Renders a placeholder once and substitutes
         the candidate when the template inserts content verbatim (checked on the first candidate)."""
-        candidates = [self._defuse(c) for c in candidates]
+        candidates = [self._prepare(c) for c in candidates]
         if not stable:
             return [_chatml({"role": "assistant", "content": c}) for c in candidates]
 

@@ -58,7 +58,7 @@ from critic.model import (
 )
 from critic.prepared import Prepared, Window, load_prepared
 from critic.resume import Progress, find_state, load_state, remove_state, save_state
-from critic.serialize import Serializer
+from critic.serialize import CONFIG_KEY, Compression, Serializer
 from critic.targets import monte_carlo_returns, td_lambda_targets
 
 log = logging.getLogger(__name__)
@@ -294,7 +294,10 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
             "train.data is empty: pass --data RUN_DIR or a nebius .parquet/.jsonl (repeatable)"
         )
     model, tokenizer = load_model(cfg, d)
-    serializer = Serializer(tokenizer, max_tokens=cfg.max_context)
+    compression = Compression(cfg.compression.head, cfg.compression.tail) if cfg.compression else None
+    # the checkpoint records the rule it was trained with; every scorer reads it from config.json
+    setattr(model.config, CONFIG_KEY, compression.to_config() if compression else None)
+    serializer = Serializer(tokenizer, max_tokens=cfg.max_context, compression=compression)
     cache = Path(cfg.prepared_dir or Path(cfg.out_dir) / "prepared")
 
     def prepared(sources: list[str]) -> list[Prepared]:

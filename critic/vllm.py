@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 from agent.types import Message
 from critic.client import CriticRequestError, HTTPCritic
 from critic.errors import CriticSetupError, CriticUnavailable
-from critic.serialize import VALUE_TOKEN, SerializeError, Serializer
+from critic.serialize import VALUE_TOKEN, SerializeError, Serializer, compression_from_config
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ def load_serializer(path: str | Path, max_context: int | None = None) -> Seriali
             tokenizer,
             max_context or int(config.get("critic_max_context", 32768)),
             config.get("critic_value_token", VALUE_TOKEN),
+            compression=compression_from_config(config),
         )
     except (OSError, ValueError) as e:
         raise CriticSetupError(f"{folder} holds no critic tokenizer: {e}") from e

@@ -236,6 +236,13 @@ def train_config(config: ExperimentConfig, seed: int) -> Any:
     return TrainConfig.model_validate({**config.critic.model_dump(), **update})
 
 
+def _corpus(collect: Path) -> list[str]:
+    """The message texts of the collected runs (train split only): the tiny tokenizer's corpus."""
+    from critic.data import load_run_folder
+
+    return [m["content"] for ep in load_run_folder(collect) for m in ep.messages]
+
+
 def _fingerprint_run(rc: RunConfig) -> dict[str, Any]:
     return {k: v for k, v in rc.public_dict().items() if k not in FREE_RUN_FIELDS}
 
@@ -406,7 +413,15 @@ class Experiment:
 
             tmp = folder / "init.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
-            make_tiny_critic(tmp, seed=seed, hidden=self.config.tiny.hidden, layers=self.config.tiny.layers)
+            tiny = self.config.tiny
+            make_tiny_critic(
+                tmp,
+                seed=seed,
+                hidden=tiny.hidden,
+                layers=tiny.layers,
+                vocab_size=tiny.vocab_size,
+                corpus=_corpus(phase_dir(self.out, seed, "collect")) if tiny.corpus else None,
+            )
             tmp.rename(folder / "init")
         metrics = Path(tc.out_dir) / "metrics.json"
         if metrics.exists() and json.loads(metrics.read_text())["config"] == tc.model_dump():

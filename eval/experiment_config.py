@@ -114,6 +114,14 @@ class TinyCriticConfig(BaseModel):
 
     hidden: int = Field(64, ge=8, description="Hidden size of the tiny Qwen2 backbone.")
     layers: int = Field(2, ge=1, description="Decoder layers of the tiny Qwen2 backbone.")
+    vocab_size: int = Field(
+        4096, ge=300, description="Vocabulary of the byte-level BPE tokenizer made for the tiny critic."
+    )
+    corpus: bool = Field(
+        True,
+        description="Train the tokenizer on the collected runs' message texts too (train split only), "
+        "so their words (a traceback, an exit code) become whole tokens: shorter inputs, clearer signals.",
+    )
 
 
 class EvaluateConfig(BaseModel):

@@ -1,6 +1,14 @@
 import pytest
 
-from critic.serialize import ContextTooLong, SerializeError, Serializer
+from critic.serialize import (
+    CONFIG_KEY,
+    CUT_MARK,
+    Compression,
+    ContextTooLong,
+    SerializeError,
+    Serializer,
+    compression_from_config,
+)
 from critic.synthetic import toy_conversation as conversation
 
 
@@ -99,3 +107,48 @@ def test_lone_surrogates_are_refused_before_tokenizing(tokenizer):
     history[1] = {**history[1], "content": "\udfff"}
     with pytest.raises(SerializeError, match="message 1 is not valid Unicode"):
         s.for_scoring(history, ["ok"])
+
+
+def long_conversation() -> list[dict]:
+    """A run whose observations are long file views ending in the signal (an exit code)."""
+    view = "\n".join(f"{i}:    x = {i}" for i in range(1, 120))
+    return [
+        {"role": "system", "content": "You are an agent. " * 40},
+        {"role": "user", "content": "Fix the bug. " * 30},
+        {"role": "assistant", "content": "```bash\nopen src/file.py\n```"},
+        {"role": "user", "content": view + "\nbash-$"},
+        {"role": "assistant", "content": "```bash\npython repro.py\n```"},
+        {"role": "user", "content": view + "\nAssertionError\n(exit code 1)\nbash-$"},
+        {"role": "assistant", "content": "```bash\nsubmit\n```"},
+    ]
+
+
+def test_compression_keeps_the_head_and_tail_of_every_message_with_a_fixed_mark():
+    c = Compression(head=5, tail=7)
+    assert c.apply("short") == "short"
+    text = "0123456789" * 10
+    assert c.apply(text) == "01234" + CUT_MARK + "3456789"
+    assert Compression(head=0, tail=3).apply(text) == CUT_MARK + "789"
+    assert Compression(head=3, tail=0).apply(text) == "012" + CUT_MARK
+    with pytest.raises(SerializeError):
+        Compression(head=0, tail=0)
+    assert compression_from_config({CONFIG_KEY: c.to_config()}) == c
+    assert compression_from_config({}) is None
+    with pytest.raises(SerializeError, match=CONFIG_KEY):
+        compression_from_config({CONFIG_KEY: {"head": 1}})
+
+
+def test_compressed_windows_are_shorter_and_scoring_sees_the_same_tokens(tokenizer):
+    msgs = long_conversation()
+    plain = Serializer(tokenizer).encode(msgs)
+    s = Serializer(tokenizer, compression=Compression(head=40, tail=60))
+    enc = s.encode(msgs)
+    assert len(enc.ids) * 3 < len(plain.ids) and enc.turns == plain.turns == [0, 1, 2]
+    text = tokenizer.decode(enc.ids)
+    assert "(exit code 1)" in text and text.count(CUT_MARK.strip()) == 4  # system, issue, two views
+    # the last turn scored as a candidate (itself longer than the cut) gives the training window
+    long_submit = "I'm done. " * 20 + "```bash\nsubmit\n```"
+    msgs[-1] = {"role": "assistant", "content": long_submit}
+    inp = s.for_scoring(msgs[:-1], [long_submit])
+    assert inp.history + inp.candidates[0] == s.encode(msgs).ids
+    assert CUT_MARK.strip() in tokenizer.decode(inp.candidates[0])

@@ -331,3 +331,53 @@ def test_meta_rank_builds_the_shapes_rank0_loads(tmp_path):
     assert {k: (v.shape, v.dtype) for k, v in meta.state_dict().items()} == shapes
     assert all(p.is_meta for p in meta.parameters())
     assert real.get_input_embeddings().num_embeddings == len(tokenizer)
+
+
+def test_compression_is_saved_with_the_checkpoint_and_every_scorer_applies_it(tmp_path):
+    """Trained with a compression rule, the checkpoint carries it: LocalCritic (the server's Scorer)
+    and the vLLM client's serializer cut messages exactly as training did."""
+    from critic.config import CompressionConfig
+    from critic.serialize import CONFIG_KEY, Compression
+    from critic.vllm import load_serializer
+
+    data = write_synthetic_jsonl(tmp_path / "train.jsonl", 8, seed=1)
+    init = make_tiny_critic(tmp_path / "init")
+    cfg = TrainConfig(
+        model=str(init),
+        data=[str(data)],
+        eval_data=[str(data)],
+        out_dir=str(tmp_path / "out"),
+        compression=CompressionConfig(head=10, tail=20),
+        epochs=1,
+        lr=1e-3,
+        batch_size=4,
+        device="cpu",
+        log_every=10_000,
+        save_state_every=0,
+    )
+    train(cfg)
+    rule = Compression(10, 20)
+    saved = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved[CONFIG_KEY] == {"head": 10, "tail": 20}
+    episode = load_sources([str(data)])[0]
+    _, tokenizer = load_critic(tmp_path / "out")
+    trained = Serializer(tokenizer, max_tokens=cfg.max_context, compression=rule)
+    window = trained.encode(episode.messages).ids
+    assert window != Serializer(tokenizer, max_tokens=cfg.max_context).encode(episode.messages).ids
+    history, last = episode.messages[:-1], episode.messages[-1]["content"]
+    if episode.messages[-1]["role"] != "assistant":  # the observation after the final turn
+        history, last = episode.messages[:-2], episode.messages[-2]["content"]
+    for serializer in (
+        LocalCritic(tmp_path / "out", device="cpu").scorer.serializer,
+        load_serializer(tmp_path / "out"),
+    ):
+        assert serializer.compression == rule
+        inp = serializer.for_scoring(history, [last])
+        assert inp.history + inp.candidates[0] == window
+    # a checkpoint trained without a rule keeps whole messages, also when continued from one with it
+    cfg2 = cfg.model_copy(
+        update={"model": str(tmp_path / "out"), "out_dir": str(tmp_path / "out2"), "compression": None}
+    )
+    train(cfg2)
+    assert json.loads((tmp_path / "out2" / "config.json").read_text()).get(CONFIG_KEY) is None
+    assert LocalCritic(tmp_path / "out2", device="cpu").scorer.serializer.compression is None

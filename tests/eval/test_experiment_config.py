@@ -173,3 +173,23 @@ def test_the_command_is_registered_with_its_help():
     assert (args.seeds, args.model, args.overrides) == ([0, 1], "m", ["collect.m=2"])
     with pytest.raises(SystemExit):
         parser.parse_args(["experiment", "--seeds", "a,b"])
+
+
+def test_the_tiny_tokenizer_corpus_is_the_collected_runs_messages(tmp_path):
+    """`tiny.corpus`: the tokenizer learns the words of the train split's runs (collect/ only)."""
+    import json
+
+    from eval.experiment import _corpus
+
+    run = tmp_path / "collect"
+    messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "issue"}]
+    messages += [{"role": "assistant", "content": "submit"}, {"role": "user", "content": "(exit code 1)"}]
+    (run / "trajectories" / "t-1" / "run-0").mkdir(parents=True)
+    (run / "trajectories" / "t-1" / "run-0" / "trajectory.json").write_text(
+        json.dumps({"messages": messages})
+    )
+    (run / "grades").mkdir()
+    (run / "grades" / "t-1.run-0.json").write_text(json.dumps({"instance_id": "t-1", "resolved": False}))
+    assert _corpus(run) == ["sys", "issue", "submit", "(exit code 1)"]
+    cfg = ExperimentConfig.load()
+    assert cfg.tiny.corpus and cfg.tiny.vocab_size == 4096 and cfg.critic.compression is not None
