@@ -633,8 +633,8 @@ class _FrameReader:
                 poller.register(fd, select.POLLIN | select.POLLPRI)
                 if not poller.poll(1000 * min(left, POLL_SECONDS)):
                     continue
-            self.sock.settimeout(POLL_SECONDS)
-            try:
+            try:  # close() from another thread may close the socket right here: EBADF is "closed"
+                self.sock.settimeout(POLL_SECONDS)
                 return self.sock.recv(1 << 20)
             except (TimeoutError, BlockingIOError):
                 continue
