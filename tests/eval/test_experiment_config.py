@@ -149,7 +149,12 @@ def test_each_phase_gets_its_strategy_tasks_seed_and_critic(tmp_path):
     cfg = ExperimentConfig.load(overrides=[f"out={tmp_path}", "seeds=[3]", "run.policy={p_right: 0.3}"])
     splits = resolve_splits(cfg)
     col = collect_config(cfg, splits, 3)
-    assert (col.search.strategy, col.search.n, col.search.rule, col.critic) == ("select", 4, "random", None)
+    assert (col.search.strategy, col.search.n, col.search.rule, col.critic) == (
+        "select",
+        cfg.collect.m,
+        "random",
+        None,
+    )
     assert col.instances == splits.train and col.policy == {"p_right": 0.3, "seed": 3}
     assert col.search.concurrency == 1 and col.search.seed == 3 and col.out == tmp_path / "seed-3" / "collect"
     base, look, const = (pool_config(cfg, splits, 3, p) for p in ("base", "lookahead", "const"))
