@@ -20,8 +20,9 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker.errors
 import yaml
@@ -94,13 +95,125 @@ class Interrupted(RuntimeError):
 
 # ----------------------------------------------------------------------------- the runner
 
-Work = Callable[[Task, "Runner"], InstanceRecord]
+
+@dataclass
+class Context:
+    """What a work function gets besides its task (never the Runner itself, so a Ray worker can make
+    its own): the folder to write the instance's files in, the run id that labels its containers,
+    the watchdog that enforces its deadline, and the flag that says the batch is stopping."""
+
+    out: Path
+    run_id: str
+    watchdog: Watchdog
+    stopping: threading.Event
+
+
+Work = Callable[[Task, Context], InstanceRecord]
+
+
+class Pool(Protocol):
+    """How a Runner's instances execute: threads in this process (ThreadPool) or Ray tasks across
+    machines (eval.ray_executor.RayPool)."""
+
+    def start(
+        self, runner: Runner, tasks: list[Task], work: Work, results: queue.Queue[InstanceRecord | None]
+    ) -> None:
+        """Start solving `tasks`; put each record once the runner finished it, then None after the last."""
+
+    def interrupt(self, runner: Runner) -> None:
+        """Ctrl-C (runner.stopping is set, its containers closed): take no new work, let go within seconds."""
+
+    def close(self) -> None:
+        """The batch is over (finished or interrupted): release what start() took."""
+
+
+def attempt(task: Task, work: Work, ctx: Context) -> InstanceRecord | None:
+    """The per-instance reporting boundary: any exception becomes an error record (its traceback in
+    instances/<id>/error.txt under ctx.out); None when the batch is stopping (the instance stays
+    unfinished, so a rerun redoes it)."""
+    started = time.time()
+    try:
+        rec = work(task, ctx)
+    except Interrupted:
+        return None
+    except InstanceTimeout as e:
+        rec = failed_record(task, "timeout", str(e), started, "timeout")
+    except Exception as e:  # noqa: BLE001 -- one instance's failure must not stop the batch
+        if ctx.stopping.is_set():
+            return None
+        tb = traceback.format_exc()
+        (ctx.out / "instances" / task.instance_id).mkdir(parents=True, exist_ok=True)
+        (ctx.out / "instances" / task.instance_id / "error.txt").write_text(scrub_text(tb))
+        rec = failed_record(task, "error", scrub_text(f"{type(e).__name__}: {e}"), started, "exception")
+    return None if ctx.stopping.is_set() else rec
+
+
+class ThreadPool:
+    """W worker threads in this process take tasks from a queue."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, workers)
+        self.jobs: queue.Queue[Task] = queue.Queue()
+        self.threads: list[threading.Thread] = []
+
+    def start(
+        self, runner: Runner, tasks: list[Task], work: Work, results: queue.Queue[InstanceRecord | None]
+    ) -> None:
+        for t in tasks:
+            self.jobs.put(t)
+        count = min(self.workers, len(tasks))
+        if not count:
+            results.put(None)
+            return
+        left, lock = [count], threading.Lock()
+
+        def worker() -> None:
+            try:
+                while not runner.stopping.is_set():
+                    try:
+                        task = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    rec = runner.one(task, work)
+                    if rec is not None:
+                        results.put(rec)
+            finally:
+                with lock:
+                    left[0] -= 1
+                    last = left[0] == 0
+                if last:
+                    results.put(None)
+
+        self.threads = [
+            threading.Thread(target=worker, name=f"worker-{i}", daemon=True) for i in range(count)
+        ]
+        for th in self.threads:
+            th.start()
+
+    def interrupt(self, runner: Runner) -> None:
+        """Drop the queued tasks, give the workers a moment to return.
+
+        Workers still blocked after INTERRUPT_WAIT_SECONDS are left (daemon threads; the CLI exits
+        with os._exit once every file is written and every container removed)."""
+        while True:
+            try:
+                self.jobs.get_nowait()
+            except queue.Empty:
+                break
+        deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
+        for th in self.threads:
+            th.join(max(0.0, deadline - time.monotonic()))
+        ABANDONED.extend(th for th in self.threads if th.is_alive())
+
+    def close(self) -> None:
+        pass
 
 
 class Runner:
-    """Runs `work` over tasks with W workers, writes the run folder, shows progress, survives Ctrl-C.
+    """Runs `work` over tasks in a pool (W threads by default), writes the run folder, shows
+    progress, survives Ctrl-C.
 
-    `work(task, runner)` solves and grades one instance and returns its record; `Runner` wraps it
+    `work(task, context)` solves and grades one instance and returns its record; `Runner` wraps it
     with the per-instance boundary (errors become records), the done marker, preds.jsonl and events.
     """
 
@@ -113,6 +226,7 @@ class Runner:
         retry_errors: bool = False,
         console: Console | None = None,
         progress: bool = True,
+        pool: Pool | None = None,
     ) -> None:
         self.out = Path(out)
         self.run_id = run_id
@@ -127,6 +241,8 @@ class Runner:
         self.redone = 0
         self._reasons: dict[str, str] = {}  # error reason -> the first instance that showed it
         self._lock = threading.Lock()
+        self.pool: Pool = pool or ThreadPool(self.workers)
+        self.context = Context(self.out, run_id, self.watchdog, self.stopping)
 
     # -- folder state
 
@@ -180,16 +296,7 @@ class Runner:
             self.console.print(
                 f"resume: {skipped} finished instance(s) skipped{again}, {len(todo)} to run", soft_wrap=True
             )
-        jobs: queue.Queue[Task] = queue.Queue()
-        for t in todo:
-            jobs.put(t)
         results: queue.Queue[InstanceRecord | None] = queue.Queue()
-        threads = [
-            threading.Thread(target=self._worker, args=(jobs, results, work), name=f"worker-{i}", daemon=True)
-            for i in range(min(self.workers, len(todo)))
-        ]
-        for th in threads:
-            th.start()
         done_before = [r for r in self.records.values() if r.instance_id in {t.instance_id for t in tasks}]
         stats = {"resolved": sum(r.resolved for r in done_before), "cost": sum(r.cost for r in done_before)}
         progress = Progress(
@@ -204,7 +311,6 @@ class Runner:
             console=self.console,
             disable=not self.show_progress,
         )
-        finished = 0
         try:
             with progress:
                 bar = progress.add_task(
@@ -214,82 +320,44 @@ class Runner:
                     resolved=stats["resolved"],
                     cost=stats["cost"],
                 )
-                while finished < len(threads):
+                self.pool.start(self, todo, work, results)
+                while True:
                     try:
                         rec = results.get(timeout=0.5)
                     except queue.Empty:
                         continue
-                    if rec is None:  # a worker ran out of jobs
-                        finished += 1
-                        continue
+                    if rec is None:  # the pool ran out of work
+                        break
                     stats["resolved"] += rec.resolved
                     stats["cost"] += rec.cost
                     progress.update(bar, advance=1, resolved=stats["resolved"], cost=stats["cost"])
                     progress.console.print(self._line(rec), soft_wrap=True)
         except KeyboardInterrupt:
-            self._interrupt(jobs, threads)
+            self._interrupt()
             return False
         finally:
             self.watchdog.stop()
+            self.pool.close()
         return True
 
-    def _worker(
-        self, jobs: queue.Queue[Task], results: queue.Queue[InstanceRecord | None], work: Work
-    ) -> None:
-        while not self.stopping.is_set():
-            try:
-                task = jobs.get_nowait()
-            except queue.Empty:
-                break
-            rec = self._one(task, work)
-            if rec is not None:
-                results.put(rec)
-        results.put(None)
-
-    def _one(self, task: Task, work: Work) -> InstanceRecord | None:
-        """The per-instance reporting boundary: any exception becomes an error record."""
-        started = time.time()
+    def one(self, task: Task, work: Work) -> InstanceRecord | None:
+        """Solve one instance here: wipe an earlier attempt, run `work` inside the boundary, finish it."""
         self.reset_instance(task.instance_id)
         self.event("start", task.instance_id)
-        try:
-            rec = work(task, self)
-        except Interrupted:
-            self.event("interrupted", task.instance_id)
-            return None
-        except InstanceTimeout as e:
-            rec = failed_record(task, "timeout", str(e), started, "timeout")
-        except Exception as e:  # noqa: BLE001 -- one instance's failure must not stop the batch
-            if self.stopping.is_set():
-                self.event("interrupted", task.instance_id)
-                return None
-            tb = traceback.format_exc()
-            (self.out / "instances" / task.instance_id).mkdir(parents=True, exist_ok=True)
-            (self.out / "instances" / task.instance_id / "error.txt").write_text(scrub_text(tb))
-            rec = failed_record(task, "error", scrub_text(f"{type(e).__name__}: {e}"), started, "exception")
-        if self.stopping.is_set():
+        rec = attempt(task, work, self.context)
+        if rec is None:
             self.event("interrupted", task.instance_id)
             return None
         self.finish(rec)
         return rec
 
-    def _interrupt(self, jobs: queue.Queue[Task], threads: list[threading.Thread]) -> None:
-        """Ctrl-C: take no new work, close every container, give the workers a moment to return.
-
-        Workers still blocked after INTERRUPT_WAIT_SECONDS are left (daemon threads; the CLI exits
-        with os._exit once every file is written and every container removed)."""
+    def _interrupt(self) -> None:
+        """Ctrl-C: take no new work, close every container, let the pool wind down within seconds."""
         self.stopping.set()
         self.console.print("[yellow]interrupted: closing containers; finished instances are kept[/]")
-        while True:
-            try:
-                jobs.get_nowait()
-            except queue.Empty:
-                break
         self.watchdog.close_all()
-        deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
         try:
-            for th in threads:
-                th.join(max(0.0, deadline - time.monotonic()))
-            ABANDONED.extend(th for th in threads if th.is_alive())
+            self.pool.interrupt(self)
         except KeyboardInterrupt:
             self.console.print("[red]second interrupt: not waiting for the workers[/]")
 
@@ -307,7 +375,8 @@ class Runner:
             )
             extra = f" ({told})"
         how = "graded from predictions" if rec.exit_status == FROM_PREDICTIONS else f"exit={rec.exit_status}"
-        return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{extra}")
+        where = f"  on {rec.node[:12]}" if rec.node else ""
+        return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{where}{extra}")
 
 
 PolicyFor = Callable[[Task], Policy]
@@ -432,20 +501,81 @@ def _write_grades(
             )
 
 
-def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
-    """One instance of `swe-search run`: search.solve under the watchdog, then grade every run."""
+_MADE: dict[str, tuple[PolicyFor, Critic | None]] = {}
+_MADE_LOCK = threading.Lock()
+
+
+class SolveAndGrade:
+    """The work of `swe-search run`: solve_and_grade with a batch's config, policy and critic.
+
+    Picklable, for Ray: only the config travels, and another process makes the policy and the
+    critic again from it, once per process. They must then be reachable from there: URLs, or
+    checkpoint folders at the same path on every node (`tiny` means the one in the driver's run folder).
+    """
+
+    def __init__(
+        self, config: RunConfig, policy_for: PolicyFor | None, critic: Critic | None, out: Path | None = None
+    ) -> None:
+        if config.critic == "tiny" and out is not None:  # make_critic made it there; find it from anywhere
+            config = config.model_copy(update={"critic": str((out / "critic-tiny").resolve())})
+        self.config, self.policy_for, self.critic = config, policy_for, critic
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.config, self.policy_for, self.critic = state["config"], None, None
+
+    def __call__(self, task: Task, ctx: Context) -> InstanceRecord:
+        if self.policy_for is None:  # unpickled in another process: inside the instance's boundary
+            self.policy_for, self.critic = made_here(self.config)
+        return solve_and_grade(task, ctx, self)
+
+
+def made_here(config: RunConfig) -> tuple[PolicyFor, Critic | None]:
+    """The policy factory and critic of `config` in this process (a Ray worker): made once, kept."""
+    key = config.model_dump_json()
+    with _MADE_LOCK:
+        if key not in _MADE:
+            register_secrets(config)
+            _MADE[key] = (
+                make_policy_factory(config.model, config.base_url, **config.policy),
+                make_critic(config.critic, Path.cwd()),
+            )
+        return _MADE[key]
+
+
+def containers_per_instance(config: RunConfig) -> int:
+    """The most containers one instance holds at once: its select runs in flight, else one."""
+    search = config.search
+    return min(search.concurrency, search.n) if search.uses_select else 1
+
+
+def make_pool(config: RunConfig) -> Pool:
+    """The pool of `--executor`: threads here, or Ray tasks (eval.ray_executor)."""
+    if config.executor == "ray":
+        from eval.ray_executor import RayPool
+
+        return RayPool(config.ray, config.workers, containers_per_instance(config))
+    return ThreadPool(config.workers)
+
+
+def solve_and_grade(task: Task, ctx: Context, batch: Batch | SolveAndGrade) -> InstanceRecord:
+    """One instance of `swe-search run`: search.solve under the watchdog, then grade every run.
+
+    `batch` gives the config, the policy and the critic."""
     started = time.time()
-    cfg, out = batch.config, runner.out
+    cfg, out = batch.config, ctx.out
     # the agent also stops itself at the instance deadline, between steps (the watchdog is the backstop)
     own_deadline = AGENT_DEADLINE_SHARE * cfg.instance_timeout
     agent_cfg = cfg.agent.model_copy(update={"wall_time": min(cfg.agent.wall_time, own_deadline)})
-    with runner.watchdog.watch(task.instance_id, cfg.instance_timeout) as inst:
+    with ctx.watchdog.watch(task.instance_id, cfg.instance_timeout) as inst:
 
         def make_env(t: Task, index: int) -> Env:
-            if runner.stopping.is_set():
+            if ctx.stopping.is_set():
                 raise Interrupted(t.instance_id)
             try:
-                env = DockerEnv(t, run_id=runner.run_id, container=cfg.container)
+                env = DockerEnv(t, run_id=ctx.run_id, container=cfg.container)
             except ImageNotFound as e:  # remembered, so that the record says why (not only selection.json)
                 inst.start_failures[index] = ("image_missing", str(e))
                 raise
@@ -468,7 +598,7 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
 
         result = call_with_deadline(run_solve, cfg.instance_timeout + GRACE_SECONDS, task.instance_id)
         timed_out = inst.expired
-    if runner.stopping.is_set():
+    if ctx.stopping.is_set():
         raise Interrupted(task.instance_id)
     to_grade = []
     for outcome in result.runs:
@@ -493,7 +623,7 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
     if not timed_out and not own_stop and all(r.failure_kind for r in runs):
         grading = 0.0  # nothing the model did to grade: the instance is redone on resume
     else:
-        entries, grading = _grade_runs(task, to_grade, out, runner.run_id, cfg.grade_timeout, cfg.container)
+        entries, grading = _grade_runs(task, to_grade, out, ctx.run_id, cfg.grade_timeout, cfg.container)
         _write_grades(out, task.instance_id, result.chosen, entries, per_run=cfg.search.uses_select)
     status, kind, why = instance_outcome(runs, result.chosen, timed_out or own_stop, cfg.instance_timeout)
     return _instance_record(task, status, runs, result.chosen, result.patch, started, grading, kind, why)
@@ -509,14 +639,14 @@ def withhold_secret(rec: RunRecord, patch: str) -> str:
 
 
 def grade_prediction(
-    task: Task, runner: Runner, patch: str, timeout: float, container: ContainerSettings | None = None
+    task: Task, ctx: Context, patch: str, timeout: float, container: ContainerSettings | None = None
 ) -> InstanceRecord:
     """One instance of `swe-search eval`: grade a given patch (under `container`'s limits)."""
     started = time.time()
     rec = RunRecord(index=0, exit_status=FROM_PREDICTIONS, patch_empty=not patch.strip())
     patch = withhold_secret(rec, patch)
-    entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout, container)
-    _write_grades(runner.out, task.instance_id, 0, entries)
+    entries, grading = _grade_runs(task, [(rec, patch)], ctx.out, ctx.run_id, timeout, container)
+    _write_grades(ctx.out, task.instance_id, 0, entries)
     status, kind, why = instance_outcome([rec], 0, False)
     return _instance_record(task, status, [rec], 0, patch, started, grading, kind, why)
 
@@ -586,11 +716,16 @@ def prepare(config: RunConfig, force: bool = False) -> Batch:
     return batch
 
 
-def _prepare(config: RunConfig, out: Path) -> Batch:
+def register_secrets(config: RunConfig) -> None:
+    """The config's known secrets, scrubbed from every file and message of this process from now on."""
     for url in (config.base_url, config.critic):  # user:password@ in a URL: scrubbed everywhere
         if url and "://" in url:  # a critic checkpoint path is no secret
             register_secret(url)
     register_secret(config.policy.get("api_key"))
+
+
+def _prepare(config: RunConfig, out: Path) -> Batch:
+    register_secrets(config)
     critic = make_critic(config.critic, out)
     if config.search.uses_lookahead and critic is None:
         raise MissingCritic(
@@ -608,6 +743,10 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
     if callable(check_tasks):  # e.g. the testbed policy needs every task's gold patch and decoys
         check_tasks(tasks)
     check_host(config.container, ensure_docker())
+    if config.executor == "ray":  # the cluster answers and can hold an instance's containers
+        from eval.ray_executor import connect
+
+        connect(config.ray, config.workers, containers_per_instance(config))
     run_id = stable_run_id(out, config.run_id)
     check_run_id(run_id)
     return Batch(config, out, run_id, tasks, policy_for, critic)
@@ -644,6 +783,8 @@ def _alive(pid: int) -> bool:
 
 NOT_RESULT_CHANGING = (
     "workers",
+    "executor",
+    "ray",
     "out",
     "run_id",
     "instance_timeout",
@@ -765,10 +906,17 @@ def run_batch(batch: Batch, console: Console | None = None, progress: bool = Tru
     save_config(batch.out, cfg.public_dict())
     start_docker(batch.tasks, batch.run_id, cfg.build_images, console)
     runner = Runner(
-        batch.out, batch.run_id, cfg.workers, cfg.model_name(), cfg.retry_errors, console, progress
+        batch.out,
+        batch.run_id,
+        cfg.workers,
+        cfg.model_name(),
+        cfg.retry_errors,
+        console,
+        progress,
+        pool=make_pool(cfg),
     )
     try:
-        return runner.run(batch.tasks, lambda task, r: solve_and_grade(task, r, batch))
+        return runner.run(batch.tasks, SolveAndGrade(cfg, batch.policy_for, batch.critic, batch.out))
     finally:
         cleanup(batch.run_id)
         unlock_folder(batch.out)
@@ -824,9 +972,9 @@ def evaluate(
     start_docker(tasks, rid, build, console)
     runner = Runner(out, rid, workers, model_name, console=console, progress=progress)
 
-    def work(task: Task, r: Runner) -> InstanceRecord:
+    def work(task: Task, ctx: Context) -> InstanceRecord:
         patch = preds[task.instance_id].get("model_patch") or ""
-        return grade_prediction(task, r, patch, timeout, container)
+        return grade_prediction(task, ctx, patch, timeout, container)
 
     try:
         return runner.run(tasks, work)
