@@ -1,5 +1,6 @@
-"""The batch runner: W worker threads solve and grade instances, resumably, under a per-instance deadline.
+"""The batch runner: W workers solve and grade instances, resumably, under a per-instance deadline.
 
+The workers are a Pool: threads here (ThreadPool), or Ray tasks across machines (eval.ray_executor).
 The run folder and the statuses of its records are described in eval.records; the watchdog that
 stops a late instance is eval.watchdog.
 
