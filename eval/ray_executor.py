@@ -91,6 +91,9 @@ def connect(settings: RayConfig, workers: int, containers: int) -> None:
         default=0,
     )
     if most < containers:
+        if _owns_ray:  # nothing will run: leave the cluster as found
+            ray.shutdown()
+            _owns_ray = False
         raise RayUnavailable(
             f"no node of the Ray cluster offers {containers} `{RESOURCE}` (the most is {most:g}); start each "
             f"node with `ray start ... --resources '{{\"{RESOURCE}\": 8}}'` (the containers it can hold)"

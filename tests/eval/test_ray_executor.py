@@ -20,7 +20,9 @@ import pytest
 
 from envs.docker import live_owners
 from envs.images import HASH_LABEL, build_base, context_hash, image_exists
+from eval.cli import EXIT_USAGE, build_parser, config_from_args, main
 from eval.ray_executor import RESOURCE, Mirror, ensure_image, instance_files, pack_context, write_files
+from eval.runner import config_changes
 from tests.helpers.containers import labelled_containers
 
 ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -70,6 +72,17 @@ def test_streamed_files_are_an_instances_own_and_change_only_when_they_change(tm
         write_files(driver, "t1", {"trajectories/t1/../../../x": b""})
 
 
+def test_the_executor_flags_reach_the_config_and_a_resume_may_switch_executor():
+    args = build_parser().parse_args(
+        ["run", "--executor", "ray", "--ray-address", "10.0.0.1:6379", "-w", "8"]
+    )
+    cfg = config_from_args(args)
+    assert (cfg.executor, cfg.ray.address, cfg.workers) == ("ray", "10.0.0.1:6379", 8)
+    default = config_from_args(build_parser().parse_args(["run"]))
+    assert (default.executor, default.ray.address) == ("thread", "auto")
+    assert config_changes(default.public_dict(), cfg.public_dict()) == []  # how it runs, not what
+
+
 # ----------------------------------------------------------------------------- a real cluster
 
 
@@ -109,6 +122,23 @@ def _wait(what, seconds: float, proc: subprocess.Popen | None = None):
             raise AssertionError(f"the driver exited ({proc.returncode}):\n{proc.stdout.read()}")
         time.sleep(0.2)
     raise AssertionError(f"not within {seconds} s")
+
+
+@pytest.mark.slow
+def test_a_cluster_whose_nodes_cannot_hold_an_instance_is_refused_before_any_container(
+    tmp_path, cluster, example_task_images, capsys
+):
+    import ray
+
+    run = ["run", "--executor", "ray", "--ray-address", cluster.address, "--dataset", str(EXAMPLES)]
+    run += ["--model", "scripted:gold", "--out", str(tmp_path / "run"), "--strategy", "select", "-N", "2"]
+    try:  # two runs at once need two containers; the head offers one
+        assert main([*run, "--concurrency", "2", "--rule", "random"]) == EXIT_USAGE
+    finally:
+        ray.shutdown()
+    err = capsys.readouterr().err
+    assert f"offers 2 `{RESOURCE}` (the most is 1)" in err and "ray start" in err
+    assert not (tmp_path / "run" / "instances").exists()
 
 
 @pytest.mark.slow
