@@ -43,8 +43,9 @@ from envs.files import write_atomic
 from envs.images import build_task_images, image_exists
 from envs.types import EnvError, ImageNotFound, Task
 from eval.config import RayConfig
+from eval.pool import INTERRUPT_WAIT_SECONDS, Context, Interrupted, Work, attempt
 from eval.records import InstanceRecord, RunnerError, failed_record
-from eval.runner import INTERRUPT_WAIT_SECONDS, Context, Interrupted, Runner, Work, attempt
+from eval.runner import Runner
 from eval.watchdog import Watchdog
 
 RESOURCE = "swe_search_containers"
@@ -102,7 +103,7 @@ def connect(settings: RayConfig, workers: int, containers: int) -> None:
 
 class RayPool:
     """The driver's side: keeps `workers` instances in flight as Ray tasks, applies what they
-    stream, and writes each finished one into the run folder (a eval.runner.Pool)."""
+    stream, and writes each finished one into the run folder (an eval.pool.Pool)."""
 
     def __init__(self, settings: RayConfig, workers: int = 1, containers: int = 1) -> None:
         self.settings, self.workers, self.containers = settings, max(1, workers), containers
