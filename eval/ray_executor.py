@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import queue
@@ -300,7 +301,10 @@ def instance_files(out: Path, instance_id: str) -> dict[str, bytes]:
         out / "instances" / instance_id,
     ]
     paths = [p for root in roots if root.is_dir() for p in root.rglob("*")]
-    paths += [out / "grades" / f"{instance_id}.json", *(out / "grades").glob(f"{instance_id}.run-*.json")]
+    paths += [
+        out / "grades" / f"{instance_id}.json",
+        *(out / "grades").glob(f"{glob.escape(instance_id)}.run-*.json"),
+    ]
     files = {}
     for p in paths:
         if p.is_file() and not p.name.startswith("."):  # .name.*.tmp: a write in progress
