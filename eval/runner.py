@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import docker.errors
@@ -433,10 +434,19 @@ def containers_per_instance(config: RunConfig) -> int:
 def make_pool(config: RunConfig) -> Pool:
     """The pool of `--executor`: threads here, or Ray tasks (eval.ray_executor)."""
     if config.executor == "ray":
-        from eval.ray_executor import RayPool
-
-        return RayPool(config.ray, config.workers, containers_per_instance(config))
+        return ray_executor().RayPool(config.ray, config.workers, containers_per_instance(config))
     return ThreadPool(config.workers)
+
+
+def ray_executor() -> ModuleType:
+    """eval.ray_executor, imported on use: Ray is an optional extra."""
+    try:
+        import eval.ray_executor
+    except ModuleNotFoundError as e:
+        if e.name != "ray":
+            raise
+        raise RunnerError("--executor ray needs Ray: pip install 'swe-search[ray]'") from None
+    return eval.ray_executor
 
 
 def solve_and_grade(task: Task, ctx: Context, batch: Batch | SolveAndGrade) -> InstanceRecord:
@@ -623,9 +633,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
         check_tasks(tasks)
     check_host(config.container, ensure_docker())
     if config.executor == "ray":  # the cluster answers and can hold an instance's containers
-        from eval.ray_executor import connect
-
-        connect(config.ray, config.workers, containers_per_instance(config))
+        ray_executor().connect(config.ray, config.workers, containers_per_instance(config))
     run_id = stable_run_id(out, config.run_id)
     check_run_id(run_id)
     return Batch(config, out, run_id, tasks, policy_for, critic)
