@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from ray.cluster_utils import Cluster  # the `ray` extra, which the test command installs
 
 from envs.docker import live_owners
 from envs.images import HASH_LABEL, build_base, context_hash, image_exists
@@ -24,8 +25,6 @@ from eval.cli import EXIT_USAGE, build_parser, config_from_args, main
 from eval.ray_executor import RESOURCE, Mirror, ensure_image, instance_files, pack_context, write_files
 from eval.runner import config_changes
 from tests.helpers.containers import labelled_containers
-
-ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -89,7 +88,7 @@ def test_the_executor_flags_reach_the_config_and_a_resume_may_switch_executor():
 @pytest.fixture(scope="module")
 def cluster():
     """A Ray head on this machine that holds one instance's container at a time."""
-    c = ray_cluster_utils.Cluster(
+    c = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 1, "resources": {RESOURCE: 1}, "include_dashboard": False},
     )
