@@ -23,6 +23,7 @@ import glob
 import io
 import os
 import queue
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -270,8 +271,9 @@ def run_instance(
             return failed_record(t, "error", f"{type(e).__name__}: {e}", time.time(), "image_missing")
         return work(t, ctx)
 
-    with tempfile.TemporaryDirectory(prefix="swe-search-ray-") as tmp:
-        ctx = Context(Path(tmp), run_id, Watchdog(), threading.Event())
+    tmp = scratch_folder()
+    try:
+        ctx = Context(tmp, run_id, Watchdog(), threading.Event())
         mirror = Mirror(
             ctx.out,
             task.instance_id,
@@ -291,6 +293,33 @@ def run_instance(
             raise Interrupted(task.instance_id)
         rec.node = node
         return rec.model_dump(mode="json"), instance_files(ctx.out, task.instance_id)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+SCRATCH = Path(tempfile.gettempdir()) / "swe-search-ray"
+"""Where the instances running on this node keep their run folders: <pid>-<random>, one per instance."""
+
+
+def scratch_folder() -> Path:
+    """A fresh node-local run folder for one instance. Those of dead workers go first (a worker
+    killed with its node or its driver never removed its own)."""
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    for old in SCRATCH.iterdir():
+        pid = old.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=SCRATCH))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def instance_files(out: Path, instance_id: str) -> dict[str, bytes]:

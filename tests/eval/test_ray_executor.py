@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,16 @@ from ray.cluster_utils import Cluster  # the `ray` extra, which the test command
 from envs.docker import live_owners
 from envs.images import HASH_LABEL, build_base, context_hash, image_exists
 from eval.cli import EXIT_USAGE, build_parser, config_from_args, main
-from eval.ray_executor import RESOURCE, Mirror, ensure_image, instance_files, pack_context, write_files
+from eval.ray_executor import (
+    RESOURCE,
+    SCRATCH,
+    Mirror,
+    ensure_image,
+    instance_files,
+    pack_context,
+    scratch_folder,
+    write_files,
+)
 from eval.runner import config_changes
 from tests.helpers.containers import labelled_containers
 
@@ -69,6 +79,24 @@ def test_streamed_files_are_an_instances_own_and_change_only_when_they_change(tm
     assert (driver / "trajectories" / "t1" / "trajectory.json").read_text() == '{"steps": []}'
     with pytest.raises(ValueError):
         write_files(driver, "t1", {"trajectories/t1/../../../x": b""})
+
+
+def test_a_node_local_run_folder_left_by_a_dead_worker_goes_when_the_next_instance_starts_there():
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = SCRATCH / f"{dead.pid}-{uuid.uuid4().hex[:8]}"  # what a worker killed with kill -9 leaves
+    live = SCRATCH / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # a running instance's
+    for folder in (left, live):
+        (folder / "trajectories").mkdir(parents=True)
+    fresh = scratch_folder()
+    try:
+        assert not left.exists() and live.exists()
+        assert (
+            fresh.parent == SCRATCH and fresh.name.startswith(f"{os.getpid()}-") and not any(fresh.iterdir())
+        )
+    finally:
+        shutil.rmtree(live)
+        shutil.rmtree(fresh)
 
 
 def test_the_executor_flags_reach_the_config_and_a_resume_may_switch_executor():
