@@ -93,7 +93,9 @@ class Compression:
             try:
                 re.compile(self.drop, re.M)
             except re.error as e:
-                raise SerializeError(f"compression drop {self.drop!r} is not a regular expression: {e}") from e
+                raise SerializeError(
+                    f"compression drop {self.drop!r} is not a regular expression: {e}"
+                ) from e
 
     def _action_cut(self) -> tuple[int, int]:
         return (
@@ -303,7 +305,8 @@ class Serializer:
         for k, c in enumerate(candidates):
             check_text(c, f"candidate {k}")
         texts, stable = self._texts(history)
-        history = [{**m, "content": self._prepare(m["content"], m["role"])} for m in history]  # as `_texts` saw it
+        # as `_texts` saw it
+        history = [{**m, "content": self._prepare(m["content"], m["role"])} for m in history]
         segs = self.segments(history, texts)
         base = "".join(texts)
         cands = [

@@ -143,7 +143,10 @@ STATUS_LINE = r"\n?\(Current directory: [^\n]*\) bash-\$[ \t]*$"
 
 def test_compression_drops_what_its_pattern_matches_before_cutting():
     c = Compression(head=4, tail=20, drop=STATUS_LINE)
-    obs = "x" * 50 + "\nAssertionError\n(exit code 1)\n(Current directory: /testbed, current file: a/b.py) bash-$"
+    obs = (
+        "x" * 50
+        + "\nAssertionError\n(exit code 1)\n(Current directory: /testbed, current file: a/b.py) bash-$"
+    )
     assert c.apply(obs) == "xxxx" + CUT_MARK + "nError\n(exit code 1)"
     assert Compression(head=4, tail=20).apply(obs).endswith("a/b.py) bash-$")
     assert compression_from_config({CONFIG_KEY: c.to_config()}) == c
