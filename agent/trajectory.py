@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.redaction import PATCH_WITHHELD, carries_secret, scrub
-from agent.types import Candidate, Choice, Message
+from agent.types import Candidate, Choice, Message, usage_of
 from envs.files import write_atomic
 
 SCHEMA_VERSION = 1
@@ -35,6 +35,8 @@ class ExitStatus(str, Enum):
     policy_error = "policy_error"
     timeout = "timeout"
     secret_in_patch = "secret_in_patch"
+    budget_exhausted = "budget_exhausted"
+    """The instance's search budget (search.budget) ran out; the run stopped cleanly."""
 
 
 class CandidateRecord(BaseModel):
@@ -129,20 +131,17 @@ class Trajectory(BaseModel):
             timed_out=timed_out,
             candidates=[CandidateRecord.of(c) for c in choice.candidates],
             chosen_index=choice.chosen_index,
-            prompt_tokens=choice.prompt_tokens,
-            completion_tokens=choice.completion_tokens,
-            cost=choice.cost,
             critic_calls=choice.critic_calls,
             latency=choice.latency,
+            **usage_of(choice).fields(),
             **extra,
         )
         self.steps.append(step)
         s = self.stats
         s.steps += 1
         s.format_errors += choice.error is not None
-        s.prompt_tokens += choice.prompt_tokens
-        s.completion_tokens += choice.completion_tokens
-        s.cost += choice.cost
+        for name, total in (usage_of(s) + usage_of(choice)).fields().items():
+            setattr(s, name, total)
         s.critic_calls += choice.critic_calls
         s.wall_time = time.time() - s.started_at
         return step

@@ -246,7 +246,7 @@ class Scorer:
             return out
 
     @torch.inference_mode()
-    def turn_values(self, messages: list[Message]) -> list[float]:
+    def values_by_turn(self, messages: list[Message]) -> list[float]:
         """V at every agent turn's marker of a whole trajectory (the windows of critic.serialize)."""
         with self.lock:
             return windows_values(self.model, self.serializer.windows(messages), self.device)

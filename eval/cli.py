@@ -56,7 +56,7 @@ def preflight_errors() -> tuple[type[BaseException], ...]:
     from critic.errors import CriticUnavailable
     from eval.config import RunConfigError
     from eval.records import RunnerError
-    from search.solve import MissingCritic
+    from search.config import MissingCritic
 
     return (
         RunConfigError,
@@ -421,7 +421,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from eval import report as reports
-    from eval.runner import RunnerError, evaluate, match_predictions, select_tasks
+    from eval.runner import RunnerError, grade_predictions, match_predictions, select_tasks
 
     out_console, err = Console(), Console(stderr=True)
     with preflight():
@@ -432,7 +432,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         match_predictions(args.predictions, tasks)  # and checks that the matched tasks can be graded
     out = args.out or Path("runs") / f"eval-{args.predictions.stem}"
-    finished = evaluate(
+    finished = grade_predictions(
         args.predictions,
         tasks,
         out,

@@ -1,6 +1,6 @@
 """Records and run-folder I/O: what a run folder holds, how an instance's outcome is decided, and
 the files that record it. Light on purpose: `eval.report` reads run folders through this module
-without loading docker, openai or the search.
+without loading docker, openai or the search's runs (only the selection facts of search.select).
 
 Run folder (`out/`):
     run.json                         the run id (container label), stable for the folder
@@ -36,6 +36,7 @@ from agent.redaction import scrub
 from envs.files import write_atomic
 from envs.tasks import read_jsonl
 from envs.types import Task
+from search.select import mean_q
 
 if TYPE_CHECKING:
     from agent.trajectory import Trajectory
@@ -177,7 +178,7 @@ def stable_run_id(out: Path, requested: str | None = None) -> str:
     return run_id
 
 
-def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
+def shard_tasks(tasks: list[Task], index: int, count: int) -> list[Task]:
     """Shard `index` of `count`: sort by instance id, then every count-th task starting at index."""
     return sorted(tasks, key=lambda t: t.instance_id)[index::count]
 
@@ -194,11 +195,6 @@ def save_config(out: Path, config: dict[str, Any]) -> Path:
 
 def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) -> RunRecord:
     """Summarise one trajectory (before grading)."""
-    qs = [
-        s.candidates[s.chosen_index].q
-        for s in traj.steps
-        if s.candidates and s.chosen_index < len(s.candidates) and s.candidates[s.chosen_index].q is not None
-    ]
     status = traj.exit_status.value if traj.exit_status is not None else None
     rel = None
     if traj_path is not None and traj_path.exists():
@@ -210,7 +206,7 @@ def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) 
         steps=len(traj.steps),
         cost=traj.stats.cost,
         final_q=traj.final_q,
-        mean_q=sum(qs) / len(qs) if qs else None,
+        mean_q=mean_q(traj.steps),
         submitted=status == "submitted",
         patch_empty=not traj.patch.strip(),
     )

@@ -14,9 +14,9 @@ report.json (schema_version 1) holds:
   mean), and `curve`: for n = 1..N the expected Pass@1 of selection, of the oracle and of a random run
   over the size-n subsets of each instance's runs. Subsets are enumerated exactly when there are at
   most `MAX_EXACT_SUBSETS` of them, else `SAMPLED_SUBSETS` are drawn with a seeded RNG (`method`).
-  Selection inside a subset follows search.select.choose: runs that submitted a non-empty patch
-  first, then the highest score of the rule (final_q or mean_q; missing Q is -inf), then the lowest
-  index; for the `random` rule the expectation over a uniform pick among the preferred runs.
+  Selection inside a subset follows search.select.choose, whose ranking it imports (`rank_key`:
+  preferred runs first, then the rule's score with a missing Q as -inf, then the lowest index); for
+  the `random` rule the expectation over a uniform pick among the preferred runs.
 - `lookahead` (when any candidate has a Q, else null): the distribution of the chosen and the
   rejected candidates' Q, their mean margin, the mean chosen Q by step for resolved and unresolved
   runs, and the mean drift (last chosen Q - first) of each group: if unresolved runs' Q climbs like
@@ -43,6 +43,7 @@ import yaml
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
 from eval.records import InstanceRecord, RunRecord, load_records
+from search.select import is_preferred, rank_key
 
 REPORT_SCHEMA_VERSION = 1
 MAX_EXACT_SUBSETS = 2000
@@ -59,25 +60,13 @@ class RunView:
 
     resolved: bool
     preferred: bool = True
-    """Submitted with a non-empty patch (search.select ranks these first)."""
+    """search.select.is_preferred: submitted with a non-empty patch (ranked first)."""
     final_q: float | None = None
     mean_q: float | None = None
 
     @classmethod
     def of(cls, rec: RunRecord) -> RunView:
-        preferred = rec.submitted and not rec.patch_empty
-        return cls(rec.resolved, preferred, rec.final_q, rec.mean_q)
-
-
-def _score(run: RunView, rule: str) -> float:
-    v = run.final_q if rule == "final_q" else run.mean_q
-    return -math.inf if v is None or math.isnan(v) else float(v)
-
-
-def rank_key(run: RunView, index: int, rule: str = "final_q") -> tuple[bool, float, int]:
-    """search.select.choose's order (the largest key is chosen): preferred runs first, then the
-    highest score of the rule, then the lowest index."""
-    return (run.preferred, _score(run, rule), -index)
+        return cls(rec.resolved, is_preferred(rec.submitted, rec.patch_empty), rec.final_q, rec.mean_q)
 
 
 def selected_resolved(runs: Sequence[RunView], subset: Sequence[int], rule: str = "final_q") -> float:

@@ -69,12 +69,12 @@ from eval.records import (
     reason_key,
     run_record,
     save_config,
-    shard,
+    shard_tasks,
     stable_run_id,
     write_preds,
 )
 from eval.watchdog import ABANDONED, InstanceTimeout, Watchdog, call_with_deadline
-from search.solve import MissingCritic, SolveResult, solve, trajectory_path
+from search.solve import SolveResult, solve, trajectory_path
 
 GRACE_SECONDS = 120.0
 """How long after closing a late instance's containers the runner waits for its thread to return
@@ -477,7 +477,7 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
             rec = RunRecord(index=outcome.index, exit_status=outcome.status or "error")
             if outcome.index in inst.start_failures:
                 rec.failure_kind, rec.failure = inst.start_failures[outcome.index]
-            elif outcome.status != "budget_exhausted":  # the run crashed (a critic down, a bug, ...)
+            elif outcome.status != ExitStatus.budget_exhausted:  # the run crashed (a critic down, a bug, ...)
                 rec.failure_kind, rec.failure = "run_error", outcome.error or outcome.status
         else:
             path = trajectory_path(out / "trajectories" / task.instance_id, outcome.index, cfg.search)
@@ -558,7 +558,7 @@ def select_tasks(
     tasks = load_tasks(dataset, instances=instances, slice=slice_, filter=filter_, shuffle_seed=shuffle)
     if shard_spec:
         i, n = parse_shard(shard_spec)
-        tasks = shard(tasks, i, n)
+        tasks = shard_tasks(tasks, i, n)
     if not tasks:
         raise RunnerError(f"no tasks selected from {dataset!r} (check --instances/--slice/--filter/--shard)")
     if check:
@@ -592,14 +592,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
             register_secret(url)
     register_secret(config.policy.get("api_key"))
     critic = make_critic(config.critic, out)
-    if config.search.uses_lookahead and critic is None:
-        raise MissingCritic(
-            f"strategy {config.search.strategy!r} needs a critic: pass --critic URL|PATH|tiny"
-        )
-    if config.search.uses_select and config.search.rule == "final_q" and critic is None:
-        raise MissingCritic(
-            "selection by final_q needs a critic: pass --critic URL|PATH|tiny, or --rule random"
-        )
+    config.search.check_critic(critic)
     tasks = select_tasks(
         config.dataset, config.instances, config.slice, config.filter, config.shuffle, config.shard
     )
@@ -789,7 +782,7 @@ def match_predictions(preds_path: Path, tasks: list[Task]) -> tuple[dict[str, di
     return preds, matched
 
 
-def evaluate(
+def grade_predictions(
     preds_path: Path,
     tasks: list[Task],
     out: Path,

@@ -12,6 +12,11 @@ Strategy = Literal["greedy", "lookahead", "select", "lookahead+select"]
 Rule = Literal["final_q", "mean_q", "random"]
 TieBreak = Literal["first", "count"]
 
+
+class MissingCritic(ValueError):
+    """A strategy that needs Q values was asked to run without a critic."""
+
+
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "configs" / "strategies.yaml"
 
 
@@ -62,6 +67,22 @@ class SearchConfig(BaseModel):
     @property
     def uses_select(self) -> bool:
         return self.strategy in ("select", "lookahead+select")
+
+    @property
+    def critic_needed(self) -> str | None:
+        """Why this strategy needs a critic (lookahead, or selection by final_q), or None."""
+        if self.uses_lookahead:
+            return f"strategy {self.strategy!r} needs a critic"
+        if self.uses_select and self.rule == "final_q":
+            return "selection by final_q needs a critic"
+        return None
+
+    def check_critic(self, critic: object | None) -> None:
+        """Raise MissingCritic, saying what to pass, when the strategy needs a critic and has none."""
+        need = self.critic_needed
+        if need and critic is None:
+            rule = ", or --rule random" if not self.uses_lookahead else ""
+            raise MissingCritic(f"{need}: pass --critic URL|PATH|tiny{rule}")
 
     @property
     def runs(self) -> int:

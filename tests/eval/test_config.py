@@ -9,7 +9,7 @@ import pytest
 from agent.redaction import scrub
 from envs.types import Task
 from eval.config import CONFIG_DIR, RunConfig, RunConfigError, parse_override, parse_shard
-from eval.records import shard
+from eval.records import shard_tasks
 
 
 def test_run_yaml_composes_strategies_and_agent_defaults():
@@ -49,7 +49,7 @@ def test_parse_override_reads_yaml_values():
 
 def test_shard_is_a_deterministic_partition_by_sorted_id():
     tasks = [Task(instance_id=f"t{i}", problem_statement="", image="") for i in (3, 1, 4, 0, 2)]
-    parts = [[t.instance_id for t in shard(tasks, i, 2)] for i in range(2)]
+    parts = [[t.instance_id for t in shard_tasks(tasks, i, 2)] for i in range(2)]
     assert parts == [["t0", "t2", "t4"], ["t1", "t3"]]
     assert parse_shard("1/2") == (1, 2)
     for bad in ("2/2", "1", "a/b", "0/0"):
