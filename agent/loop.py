@@ -71,7 +71,8 @@ class Agent:
     ) -> None:
         self.env, self.policy = env, policy
         self.config = config or AgentConfig()
-        self.chooser = chooser or GreedyChooser(self.config.temperature)
+        # no chooser: greedy at 0, the default of a single greedy run (search.config.SearchConfig)
+        self.chooser = chooser or GreedyChooser(temperature=0.0)
         self.run_id = run_id or getattr(env, "run_id", None) or "adhoc"
         self.metadata = metadata or {}
         self.format_errors = 0

@@ -43,9 +43,9 @@ s = p_submit_after_fail and m = max_edits (exploring and reproducing do not chan
 (0.25, 0.5, 0.5, 3) give 30.6% at T = 1 and 28.0% at T = 0.9; a lookahead that always verifies and
 re-edits would reach 1 - (1 - r)^m = 57.8% / 54.0%. `analytic_pass_at_1` computes it.
 
-Mind the sampling temperature of a run: a single greedy run samples at agent.temperature, which is 0
-in configs/agent.yaml, and at T = 0 the policy always edits with the first decoy (p_right < 1/2).
-Run the base policy with `agent.temperature=0.9` (or 1); select and lookahead sample at
+Mind the sampling temperature of a run: a single greedy run samples at search.greedy_temperature, which is 0
+in configs/strategies.yaml, and at T = 0 the policy always edits with the first decoy (p_right < 1/2).
+Run the base policy with `--temperature 0.9` (or 1); select and lookahead sample at
 search.temperature (0.9 by default).
 """
 

@@ -51,15 +51,13 @@ class UsageError(Exception):
 
 def preflight_errors() -> tuple[type[BaseException], ...]:
     """Errors that, raised before any container starts, mean "fix the command"."""
-    from agent.config import ConfigError
+    from agent.configfile import ConfigError
     from agent.policies import PolicyError
     from critic.errors import CriticUnavailable
-    from eval.config import RunConfigError
     from eval.records import RunnerError
     from search.config import MissingCritic
 
     return (
-        RunConfigError,
         ConfigError,
         PolicyError,
         CriticUnavailable,
@@ -209,7 +207,9 @@ def _add_run(sub: Any) -> None:
     g.add_argument("-K", "--k", type=int, help="lookahead: candidate actions per step (paper: 4 to 8)")
     g.add_argument("-N", "--n", type=int, help="select: independent runs per instance (paper: 5 to 15)")
     g.add_argument(
-        "--temperature", type=float, help="sampling temperature of lookahead candidates and select runs"
+        "--temperature",
+        type=float,
+        help="sampling temperature of every policy call (a greedy run, lookahead candidates, select runs)",
     )
     g.add_argument("--rule", choices=["final_q", "mean_q", "random"], help="select: how to pick the run")
     g.add_argument("--concurrency", type=int, help="select: runs of one instance at the same time")
@@ -357,6 +357,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     from eval.config import RunConfig
 
     flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
+    flags["search.greedy_temperature"] = flags["search.temperature"]  # --temperature: whatever the strategy
     if flags.get("out") is not None:
         flags["out"] = str(flags["out"])
     return RunConfig.load(args.config, flags, [*args.overrides, *args.set_])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from agent.configfile import CONFIG_DIR, FileConfig
 
 Strategy = Literal["greedy", "lookahead", "select", "lookahead+select"]
 Rule = Literal["final_q", "mean_q", "random"]
@@ -17,7 +17,7 @@ class MissingCritic(ValueError):
     """A strategy that needs Q values was asked to run without a critic."""
 
 
-DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "configs" / "strategies.yaml"
+DEFAULTS_PATH = CONFIG_DIR / "strategies.yaml"
 
 
 class BudgetConfig(BaseModel):
@@ -33,17 +33,29 @@ class BudgetConfig(BaseModel):
     wall_time: float | None = Field(None, description="Most seconds of wall time from the first run's start.")
 
 
-class SearchConfig(BaseModel):
-    """How one instance is solved. Defaults live in configs/strategies.yaml."""
+class SearchConfig(FileConfig):
+    """How one instance is solved. Defaults live in configs/strategies.yaml.
+
+    The home of the sampling temperature: `temperature` for every strategy that samples to choose
+    (lookahead candidates, select runs), `greedy_temperature` for a single greedy run. The CLI's
+    --temperature sets both, so it applies whatever the strategy.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    DEFAULTS = DEFAULTS_PATH
+    WHAT = "search config"
 
     strategy: Strategy = Field(
         "greedy", description="greedy | lookahead (K candidates per step) | select (best of N runs) | both."
     )
     k: int = Field(4, ge=1, description="Lookahead: candidate actions sampled per step (one policy call).")
     temperature: float = Field(
-        0.9, ge=0.0, description="Lookahead: sampling temperature of the K candidates."
+        0.9, ge=0.0, description="Lookahead and select: sampling temperature of the K candidates and N runs."
+    )
+    greedy_temperature: float | None = Field(
+        0.0,
+        ge=0.0,
+        description="A single greedy run's sampling temperature (0: the likeliest reply); None: the policy's.",
     )
     n: int = Field(5, ge=1, description="Select: independent runs, each in its own container.")
     rule: Rule = Field(
@@ -88,10 +100,3 @@ class SearchConfig(BaseModel):
     def runs(self) -> int:
         """How many independent runs this strategy makes."""
         return self.n if self.uses_select else 1
-
-    @classmethod
-    def load(cls, path: Path | str | None = None, **overrides: Any) -> SearchConfig:
-        """Read defaults from a YAML file (configs/strategies.yaml by default), then apply overrides."""
-        data = yaml.safe_load(Path(path or DEFAULTS_PATH).read_text()) or {}
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)

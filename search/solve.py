@@ -55,21 +55,16 @@ class SolveResult:
         return None if self.chosen is None else self.runs[self.chosen].trajectory
 
 
-def make_chooser(
-    config: SearchConfig,
-    critic: Critic | None,
-    budget: Budget | None = None,
-    greedy_temperature: float | None = None,
-) -> StepChooser:
+def make_chooser(config: SearchConfig, critic: Critic | None, budget: Budget | None = None) -> StepChooser:
     """The StepChooser for one run of this strategy.
 
-    A single greedy run samples at `greedy_temperature` (the agent config's); greedy runs under
-    select sample at `config.temperature`, since N identical runs would leave nothing to select.
+    A single greedy run samples at `config.greedy_temperature`; greedy runs under select sample at
+    `config.temperature`, since N identical runs would leave nothing to select.
     """
     if config.uses_lookahead:
         config.check_critic(critic)
         return LookaheadChooser(critic, config.k, config.temperature, budget, config.tie_break)
-    temperature = config.temperature if config.uses_select else greedy_temperature
+    temperature = config.temperature if config.uses_select else config.greedy_temperature
     return greedy_chooser(temperature, budget)
 
 
@@ -113,7 +108,7 @@ def solve(
             return RunOutcome(index=i, status=ExitStatus.budget_exhausted.value, error=str(stop))
         run_critic = session_critic(critic, f"{task.instance_id}-run-{i}-{uuid.uuid4().hex[:8]}")
         try:
-            chooser = make_chooser(config, run_critic, budget, agent_config.temperature)
+            chooser = make_chooser(config, run_critic, budget)
             path = trajectory_path(out_dir, i, config)
             env = make_env(task, i)
             try:

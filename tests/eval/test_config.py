@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.configfile import ConfigError, parse_override
 from agent.redaction import scrub
 from envs.types import Task
-from eval.config import CONFIG_DIR, RunConfig, RunConfigError, parse_override, parse_shard
+from eval.config import CONFIG_DIR, RunConfig, parse_shard
 from eval.records import shard_tasks
 
 
@@ -33,12 +34,12 @@ def test_overrides_win_over_flags_which_win_over_the_file():
 
 @pytest.mark.parametrize("bad", ["search.k", "=3", "search.k=[unclosed"])
 def test_malformed_override_is_a_config_error(bad):
-    with pytest.raises(RunConfigError):
+    with pytest.raises(ConfigError):
         RunConfig.load(overrides=[bad])
 
 
 def test_unknown_key_is_a_config_error():
-    with pytest.raises(RunConfigError, match="nonsense"):
+    with pytest.raises(ConfigError, match="nonsense"):
         RunConfig.load(overrides=["search.nonsense=1"])
 
 
