@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from agent.policies import policy_factory
 from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.types import Task
@@ -41,7 +42,6 @@ from eval.config import RunConfig
 from eval.experiment_config import TINY, ExperimentConfig, SplitRule
 from eval.runner import (
     lock_folder,
-    make_policy_factory,
     prepare,
     run_batch,
     select_tasks,
@@ -294,7 +294,7 @@ class Experiment:
         self.progress = progress
         self.splits = resolve_splits(config)
         # a missing API key or an unknown model fails here, before any container starts
-        make_policy_factory(config.run.model, config.run.base_url, **config.run.policy)
+        policy_factory(config.run.model, config.run.base_url, **config.run.policy)
         ensure_docker()
 
     def run(self) -> bool:

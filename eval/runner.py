@@ -36,12 +36,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from agent.policies import ScriptedPolicy, UnknownModelError, make_policy
+from agent.policies import PolicyFor, policy_factory
 from agent.redaction import PATCH_WITHHELD, carries_secret, register_secret, scrub, scrub_text
-from agent.scripted import SCRIPTS
-from agent.testbed import TestbedError, TestbedFactory
 from agent.trajectory import ExitStatus
-from agent.types import Policy
 from critic.factory import make_critic
 from critic.protocol import Critic
 from envs.docker import DockerEnv, cleanup, live_owners
@@ -310,35 +307,6 @@ class Runner:
         return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{extra}")
 
 
-PolicyFor = Callable[[Task], Policy]
-
-
-def make_policy_factory(model: str, base_url: str | None = None, **kwargs: Any) -> PolicyFor:
-    """Task -> Policy. Real models are built (and their API key checked) once, here, before any container.
-
-    `scripted:gold` applies each task's gold patch and submits; `scripted:empty` submits nothing;
-    `scripted:sleep` hangs in a long command. They are testing aids.
-    `testbed` is agent.testbed.TestbedPolicy, with `kwargs` as its knobs (checked here).
-    """
-    if model.startswith("scripted:"):
-        name = model.split(":", 1)[1]
-        if name not in SCRIPTS:
-            raise UnknownModelError(
-                f"unknown scripted policy {model!r}; use one of scripted:{', scripted:'.join(SCRIPTS)}"
-            )
-        return lambda task: ScriptedPolicy(SCRIPTS[name](task), name=model)
-    if model == "testbed":  # agent.testbed: knows each task's gold patch and decoys; knobs from `policy:`
-        if base_url:
-            raise TestbedError("--base-url does not apply to --model testbed (it runs in-process)")
-        return TestbedFactory(**kwargs)
-    policy = make_policy(model, base_url=base_url, **kwargs)
-    for name in ("check", "probe"):  # the key is set; the endpoint answers and takes it
-        check = getattr(policy, name, None)
-        if callable(check):
-            check()
-    return lambda task: policy
-
-
 # ----------------------------------------------------------------------------- solve + grade
 
 
@@ -596,7 +564,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
     tasks = select_tasks(
         config.dataset, config.instances, config.slice, config.filter, config.shuffle, config.shard
     )
-    policy_for = make_policy_factory(config.model, config.base_url, **config.policy)
+    policy_for = policy_factory(config.model, config.base_url, **config.policy)
     check_tasks = getattr(policy_for, "check_tasks", None)
     if callable(check_tasks):  # e.g. the testbed policy needs every task's gold patch and decoys
         check_tasks(tasks)
