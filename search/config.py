@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.configfile import CONFIG_DIR, FileConfig
+from agent.registry import is_import_path
 
-Strategy = Literal["greedy", "lookahead", "select", "lookahead+select"]
+CHOOSERS: dict[str, str] = {
+    "greedy": "search.lookahead.greedy_step",
+    "lookahead": "search.lookahead.lookahead_step",
+}
+"""The step part of a strategy -> a factory `(config, critic, budget) -> StepChooser` (search.solve.
+make_chooser). A strategy is `STEP`, `STEP+select` (N runs of it, then selection) or `select`
+(= `greedy+select`); STEP may also be the full import path of your own factory
+(`search.strategy=mypkg.steps.make+select`)."""
 Rule = Literal["final_q", "mean_q", "random"]
 TieBreak = Literal["first", "count"]
 
@@ -45,8 +53,10 @@ class SearchConfig(FileConfig):
     DEFAULTS = DEFAULTS_PATH
     WHAT = "search config"
 
-    strategy: Strategy = Field(
-        "greedy", description="greedy | lookahead (K candidates per step) | select (best of N runs) | both."
+    strategy: str = Field(
+        "greedy",
+        description="greedy | lookahead (K candidates per step) | select (best of N runs) | lookahead+select; "
+        "the step part may be the import path of your own chooser factory (search.config.CHOOSERS).",
     )
     k: int = Field(4, ge=1, description="Lookahead: candidate actions sampled per step (one policy call).")
     temperature: float = Field(
@@ -72,13 +82,29 @@ class SearchConfig(FileConfig):
     seed: int = Field(0, description="Seed for the random selection rule.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Limits over all N x K work.")
 
+    @field_validator("strategy")
+    @classmethod
+    def _known_step(cls, v: str) -> str:
+        step = "greedy" if v == "select" else v.removesuffix("+select")
+        if step not in CHOOSERS and not is_import_path(step):
+            raise ValueError(
+                f"unknown strategy {v!r}: STEP or STEP+select, STEP one of {', '.join(CHOOSERS)} or an "
+                "import path pkg.module.factory; or select"
+            )
+        return v
+
+    @property
+    def step(self) -> str:
+        """How one run chooses each action: a CHOOSERS name or an import path."""
+        return "greedy" if self.strategy == "select" else self.strategy.removesuffix("+select")
+
     @property
     def uses_lookahead(self) -> bool:
-        return self.strategy in ("lookahead", "lookahead+select")
+        return self.step == "lookahead"
 
     @property
     def uses_select(self) -> bool:
-        return self.strategy in ("select", "lookahead+select")
+        return self.strategy == "select" or self.strategy.endswith("+select")
 
     @property
     def critic_needed(self) -> str | None:

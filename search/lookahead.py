@@ -9,7 +9,7 @@ from agent.types import Candidate, Choice, Message, Policy
 from critic.protocol import Critic
 from search.budget import Budget
 from search.candidates import Pool, pool
-from search.config import MissingCritic, TieBreak
+from search.config import MissingCritic, SearchConfig, TieBreak
 from search.select import q_score
 
 
@@ -121,3 +121,20 @@ def greedy_chooser(temperature: float | None = None, budget: Budget | None = Non
     runs under `select` share the per-instance budget with their siblings). Without a budget,
     agent.loop.GreedyChooser does the same."""
     return LookaheadChooser(critic=None, k=1, temperature=temperature, budget=budget)
+
+
+def greedy_step(
+    config: SearchConfig, critic: Critic | None, budget: Budget | None = None
+) -> LookaheadChooser:
+    """CHOOSERS["greedy"]: a single greedy run samples at `greedy_temperature`; greedy runs under
+    select at `temperature`, since N identical runs would leave nothing to select."""
+    temperature = config.temperature if config.uses_select else config.greedy_temperature
+    return greedy_chooser(temperature, budget)
+
+
+def lookahead_step(
+    config: SearchConfig, critic: Critic | None, budget: Budget | None = None
+) -> LookaheadChooser:
+    """CHOOSERS["lookahead"]: K candidates at `temperature`, scored by the critic (required)."""
+    config.check_critic(critic)
+    return LookaheadChooser(critic, config.k, config.temperature, budget, config.tie_break)

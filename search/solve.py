@@ -15,13 +15,13 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.loop import Agent
+from agent.registry import resolve
 from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Policy, StepChooser
 from critic.protocol import Critic
 from envs.types import Env, Task
 from search.budget import Budget, BudgetExhausted
-from search.config import MissingCritic, SearchConfig
-from search.lookahead import LookaheadChooser, greedy_chooser
+from search.config import CHOOSERS, MissingCritic, SearchConfig
 from search.select import RunOutcome, Selection, choose, final_q, mean_q, run_all
 
 __all__ = ["MissingCritic", "SolveResult", "make_chooser", "solve", "trajectory_path"]
@@ -56,16 +56,9 @@ class SolveResult:
 
 
 def make_chooser(config: SearchConfig, critic: Critic | None, budget: Budget | None = None) -> StepChooser:
-    """The StepChooser for one run of this strategy.
-
-    A single greedy run samples at `config.greedy_temperature`; greedy runs under select sample at
-    `config.temperature`, since N identical runs would leave nothing to select.
-    """
-    if config.uses_lookahead:
-        config.check_critic(critic)
-        return LookaheadChooser(critic, config.k, config.temperature, budget, config.tie_break)
-    temperature = config.temperature if config.uses_select else config.greedy_temperature
-    return greedy_chooser(temperature, budget)
+    """The StepChooser for one run: the factory that search.config.CHOOSERS names for the strategy's
+    step (greedy, lookahead), or the step's own import path."""
+    return resolve(config.step, CHOOSERS, "strategy")(config, critic, budget)
 
 
 def session_critic(critic: Critic | None, session: str) -> Critic | None:
