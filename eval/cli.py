@@ -479,7 +479,7 @@ class _Signals:
             2,
             f"\nsecond {signal.Signals(signum).name}: exiting now; containers are removed in the background\n".encode(),
         )
-        docker_env = sys.modules.get("envs.docker")  # not imported: this process made no container
+        docker_env = sys.modules.get("envs.container")  # not imported: this process made no container
         try:
             if docker_env is not None:
                 docker_env.reap_after_exit()
@@ -516,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _remove_own_containers() -> None:
     """After an interrupt: remove any container this process still owns (one a worker made late)."""
-    docker_env = sys.modules.get("envs.docker")  # not imported: this process made no container
+    docker_env = sys.modules.get("envs.container")  # not imported: this process made no container
     if docker_env is None or not docker_env.containers_made():
         return
     try:

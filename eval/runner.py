@@ -41,7 +41,8 @@ from agent.redaction import PATCH_WITHHELD, carries_secret, register_secret, scr
 from agent.trajectory import ExitStatus
 from critic.factory import make_critic
 from critic.protocol import Critic
-from envs.docker import DockerEnv, cleanup, live_owners
+from envs.container import cleanup, live_owners
+from envs.docker import DockerEnv
 from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.images import build_task_images
