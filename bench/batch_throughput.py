@@ -23,10 +23,11 @@ from rich.console import Console
 from envs.engine import ensure_docker
 from envs.images import build_base, build_task_images
 from envs.tasks import load_tasks
+from eval.batch import run_batch
 from eval.config import RunConfig
 from eval.grading import grade
+from eval.prepare import prepare
 from eval.records import load_records
-from eval.runner import prepare, run_batch
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "tasks"

@@ -383,7 +383,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from eval import report as reports
-    from eval.runner import prepare, run_batch
+    from eval.batch import run_batch
+    from eval.prepare import prepare
 
     out_console, err = Console(), Console(stderr=True)
     with preflight():
@@ -422,7 +423,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from eval import report as reports
-    from eval.runner import RunnerError, grade_predictions, match_predictions, select_tasks
+    from eval.batch import grade_predictions
+    from eval.prepare import match_predictions, select_tasks
+    from eval.records import RunnerError
 
     out_console, err = Console(), Console(stderr=True)
     with preflight():

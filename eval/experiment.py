@@ -38,15 +38,10 @@ from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.types import Task
 from eval import report as run_reports
+from eval.batch import run_batch
 from eval.config import RunConfig
 from eval.experiment_config import TINY, ExperimentConfig, SplitRule
-from eval.runner import (
-    lock_folder,
-    prepare,
-    run_batch,
-    select_tasks,
-    unlock_folder,
-)
+from eval.prepare import lock_folder, prepare, select_tasks, unlock_folder
 
 PHASES = ("collect", "train", "evaluate")
 POOLS = ("base", "lookahead", "const")

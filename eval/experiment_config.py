@@ -28,7 +28,7 @@ RUN_FIELDS_SET_PER_PHASE = ("dataset", "instances", "slice", "filter", "shuffle"
 
 
 class Selection(BaseModel):
-    """Which tasks of a dataset to use (eval.runner.select_tasks), before the split is applied."""
+    """Which tasks of a dataset to use (eval.prepare.select_tasks), before the split is applied."""
 
     model_config = ConfigDict(extra="forbid")
 
