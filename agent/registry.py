@@ -29,7 +29,7 @@ def is_import_path(name: str) -> bool:
     return bool(IMPORT_PATH.fullmatch(name))
 
 
-def resolve(name: str, registry: Mapping[str, str], what: str = "name") -> Any:
+def lookup(name: str, registry: Mapping[str, str], what: str = "name") -> Any:
     """The object that `name` stands for: `registry[name]`, else `name` as a full import path.
 
     Raises UnknownName saying which short names exist.

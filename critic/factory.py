@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.registry import UnknownName, is_import_path, resolve
+from agent.registry import UnknownName, is_import_path, lookup
 from agent.types import Message
 from critic.errors import CriticUnavailable
 from critic.protocol import Critic
@@ -52,7 +52,7 @@ def make_critic(spec: str | None, out: Path) -> Critic | None:
             "nor the import path of a critic factory"
         )
     try:
-        factory = resolve(name, CRITICS, "critic")
+        factory = lookup(name, CRITICS, "critic")
     except UnknownName as e:
         raise CriticUnavailable(str(e)) from e
     return factory(spec, out)

@@ -80,17 +80,8 @@ def create_container(
 
 
 @contextlib.contextmanager
-def running_container(
-    client: docker.DockerClient,
-    task: Task,
-    run_id: str,
-    settings: ContainerSettings,
-    *,
-    image: str | None = None,
-    kind: str = "env",
-) -> Iterator[Any]:
-    """A started container (see create_container), force-removed on exit (no 10 s stop grace)."""
-    container = create_container(client, task, run_id, settings, image=image, kind=kind)
+def running_container(client: docker.DockerClient, container: Any) -> Iterator[Any]:
+    """`container` (from create_container) started, and force-removed on exit (no 10 s stop grace)."""
     try:
         container.start()
         yield container

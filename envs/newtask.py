@@ -368,7 +368,7 @@ def render_eval_script(change: Change) -> str:
             f"the test changes ({', '.join(change.test_files)}) hold no test module ({' or '.join(TEST_MODULE)})"
         )
     existing = [f for f in change.test_files if f not in change.created]
-    reset = f"git checkout {change.base} -- {_words(existing)}\n" if existing else ""
+    reset = f"git checkout {change.base} -- {_shell_words(existing)}\n" if existing else ""
     new = [f for f in change.test_files if f in change.created]
     reset += "".join(f"rm -f {shlex.quote(f)}\n" for f in new)
     patch = change.test_patch if change.test_patch.endswith("\n") else change.test_patch + "\n"
@@ -379,12 +379,12 @@ def render_eval_script(change: Change) -> str:
         heredoc=HEREDOC,
         test_patch=patch,
         pytest=PYTEST,
-        modules=_words(modules),
-        restore=f"git checkout {change.base} -- {_words(existing)}\n" if existing else "",
+        modules=_shell_words(modules),
+        restore=f"git checkout {change.base} -- {_shell_words(existing)}\n" if existing else "",
     )
 
 
-def _words(paths: Sequence[str]) -> str:
+def _shell_words(paths: Sequence[str]) -> str:
     return " ".join(shlex.quote(p) for p in paths)
 
 

@@ -27,7 +27,7 @@ RUN_FIELDS_SET_PER_PHASE = ("dataset", "instances", "slice", "filter", "shuffle"
 """RunConfig fields the experiment sets for every phase; a value given in the `run` section is an error."""
 
 
-class Selection(BaseModel):
+class TaskSelection(BaseModel):
     """Which tasks of a dataset to use (eval.prepare.select_tasks), before the split is applied."""
 
     model_config = ConfigDict(extra="forbid")
@@ -157,11 +157,11 @@ class ExperimentConfig(FileConfig):
         None, description="The held-out split's own dataset, e.g. verified (with `train_dataset`)."
     )
     split: SplitRule | None = Field(None, description="How `dataset` is cut; see SplitRule.")
-    train_select: Selection = Field(
-        default_factory=Selection, description="Tasks of the train dataset to use (before the split)."
+    train_select: TaskSelection = Field(
+        default_factory=TaskSelection, description="Tasks of the train dataset to use (before the split)."
     )
-    eval_select: Selection = Field(
-        default_factory=Selection, description="Tasks of the held-out dataset to use (before the split)."
+    eval_select: TaskSelection = Field(
+        default_factory=TaskSelection, description="Tasks of the held-out dataset to use (before the split)."
     )
     seeds: list[int] = Field(
         default_factory=lambda: [0],

@@ -29,7 +29,7 @@ from swebench.harness.grading import get_eval_report
 from swebench.harness.run_evaluation import GIT_APPLY_CMDS
 from swebench.harness.utils import make_test_spec
 
-from envs.container import exec_script, put_files, running_container
+from envs.container import create_container, exec_script, put_files, running_container
 from envs.settings import ContainerSettings
 from envs.types import Task
 
@@ -120,7 +120,8 @@ def _grade(
     client = client or _default_client()  # only now: an empty patch needs no Docker at all
     spec = make_test_spec(task.instance)
     image = task.image or spec.image
-    with running_container(client, task, run_id, settings, image=image, kind="grade") as container:
+    created = create_container(client, task, run_id, settings, image=image, kind="grade")
+    with running_container(client, created) as container:
         files = {
             PATCH_PATH: patch,
             TEST_PATCH_PATH: task.instance.get("test_patch") or "",

@@ -451,18 +451,7 @@ def write_plots(
         save(fig, "q_chosen_vs_rejected.png")
     if series and any(series.values()):
         fig, ax = plt.subplots(figsize=(6, 4))
-        for group, color in (("resolved", "tab:green"), ("unresolved", "tab:red")):
-            for s in series[group]:
-                ax.plot(range(len(s)), s, color=color, alpha=0.15, linewidth=0.8)
-            means = (report.get("lookahead") or {}).get("q_by_step", {}).get(group, [])
-            if means:
-                ax.plot(
-                    [m["step"] for m in means],
-                    [m["mean"] for m in means],
-                    color=color,
-                    linewidth=2,
-                    label=group,
-                )
+        plot_q_by_step(ax, series, (report.get("lookahead") or {}).get("q_by_step", {}), alpha=0.15)
         ax.set_xlabel("step")
         ax.set_ylabel("chosen Q")
         ax.set_title("Q along the steps (value-hacking check)")
@@ -470,6 +459,32 @@ def write_plots(
             ax.legend()
         save(fig, "q_by_step.png")
     return made
+
+
+def plot_q_by_step(
+    ax: Any,
+    series: dict[str, list[list[float]]],
+    means: dict[str, list[dict[str, Any]]],
+    alpha: float,
+    label: str = "",
+) -> bool:
+    """Chosen Q along the steps: each run's series thin, each group's mean thick (resolved green,
+    unresolved red). True when a run's series was drawn."""
+    drawn = False
+    for group, color in (("resolved", "tab:green"), ("unresolved", "tab:red")):
+        for s in series.get(group, []):
+            ax.plot(range(len(s)), s, color=color, alpha=alpha, linewidth=0.8)
+            drawn = True
+        if means.get(group):
+            steps = means[group]
+            ax.plot(
+                [m["step"] for m in steps],
+                [m["mean"] for m in steps],
+                color=color,
+                linewidth=2,
+                label=group + label,
+            )
+    return drawn
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.loop import Agent
-from agent.registry import resolve
+from agent.registry import lookup
 from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Policy, StepChooser
 from critic.protocol import Critic
@@ -58,7 +58,7 @@ class SolveResult:
 def make_chooser(config: SearchConfig, critic: Critic | None, budget: Budget | None = None) -> StepChooser:
     """The StepChooser for one run: the factory that search.config.CHOOSERS names for the strategy's
     step (greedy, lookahead), or the step's own import path."""
-    return resolve(config.step, CHOOSERS, "strategy")(config, critic, budget)
+    return lookup(config.step, CHOOSERS, "strategy")(config, critic, budget)
 
 
 def session_critic(critic: Critic | None, session: str) -> Critic | None:

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.configfile import CONFIG_DIR, read_yaml
-from agent.registry import UnknownName, is_import_path, resolve
+from agent.registry import UnknownName, is_import_path, lookup
 from agent.types import Policy
 from envs.types import Task
 
@@ -187,7 +187,7 @@ def make_policy(model: str, base_url: str | None = None, api_key: str | None = N
         {**spec.model_dump(), **overrides, **({"base_url": base_url} if base_url else {})}
     )
     try:
-        backend = resolve(spec.backend, BACKENDS, "policy backend")
+        backend = lookup(spec.backend, BACKENDS, "policy backend")
     except UnknownName as e:
         raise UnknownModelError(f"model {model!r}: {e}") from e
     return backend.from_spec(spec, api_key=api_key, base_url_explicit=base_url is not None)
@@ -214,7 +214,7 @@ def policy_factory(model: str, base_url: str | None = None, **knobs: Any) -> Pol
     own = is_import_path(name) and not base_url and name not in load_registry()
     if name in POLICIES or own:
         try:
-            make = resolve(name, POLICIES, "policy")
+            make = lookup(name, POLICIES, "policy")
         except UnknownName as e:
             raise UnknownModelError(str(e)) from e
         return make(arg or None, base_url, **knobs)
