@@ -12,7 +12,7 @@ import yaml
 from envs.files import write_atomic
 from eval import report
 from eval.records import InstanceRecord, RunRecord
-from eval.report import RunView, selected_resolved, selection_curve, selection_metrics
+from eval.selection_stats import RunView, selected_resolved, selection_curve, selection_metrics
 from search.select import RunOutcome, choose
 
 
