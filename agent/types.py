@@ -1,6 +1,6 @@
 """The vocabulary of one agent step: messages, completions, actions, candidates, choices.
 
-These are the seams that search/ and critic/ code against (see DESIGN.md, "Seams").
+These are the seams that search/ and critic/ code against (docs/contracts.md, "Seams").
 """
 
 from __future__ import annotations
