@@ -182,12 +182,12 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
             rec = run_record(out, outcome.index, traj, path)
             if rec.exit_status in INFRA_EXIT_STATUSES:
                 rec.failure_kind, rec.failure = rec.exit_status, traj.exit_message or rec.exit_status
-        if timed_out and rec.exit_status in (None, "env_error", "error"):
-            rec.exit_status, rec.failure_kind, rec.failure = "timeout", None, None
+        if timed_out and rec.exit_status in (None, ExitStatus.env_error, "error"):  # "error": it crashed
+            rec.exit_status, rec.failure_kind, rec.failure = ExitStatus.timeout.value, None, None
         to_grade.append((rec, withhold_secret(rec, outcome.patch if traj is None else traj.patch)))
     runs = [rec for rec, _ in to_grade]
     # the agent stopping itself at the instance's deadline is the same timeout as the watchdog's
-    own_stop = agent_cfg.wall_time >= own_deadline and any(r.exit_status == "timeout" for r in runs)
+    own_stop = agent_cfg.wall_time >= own_deadline and any(r.exit_status == ExitStatus.timeout for r in runs)
     if not timed_out and not own_stop and all(r.failure_kind for r in runs):
         grading = 0.0  # nothing the model did to grade: the instance is redone on resume
     else:

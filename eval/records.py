@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from agent.redaction import scrub
+from agent.trajectory import ExitStatus
 from envs.files import write_atomic
 from envs.tasks import read_jsonl
 from envs.types import Task
@@ -45,7 +46,7 @@ RECORD_SCHEMA_VERSION = 2
 """2: status `error` for infrastructure failures (error_kind), runs' failure_kind/failure."""
 FROM_PREDICTIONS = "from_predictions"
 """The exit status of a run that `swe-search eval` graded from a predictions file (no agent ran)."""
-INFRA_EXIT_STATUSES = ("env_error", "policy_error")
+INFRA_EXIT_STATUSES = (ExitStatus.env_error.value, ExitStatus.policy_error.value)
 """Exit statuses of a run that mean the infrastructure failed it, not the model (format_error and
 context_overflow are the model's own)."""
 
@@ -207,7 +208,7 @@ def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) 
         cost=traj.stats.cost,
         final_q=traj.final_q,
         mean_q=mean_q(traj.steps),
-        submitted=status == "submitted",
+        submitted=traj.exit_status == ExitStatus.submitted,
         patch_empty=not traj.patch.strip(),
     )
 
