@@ -211,7 +211,7 @@ def policy_factory(model: str, base_url: str | None = None, **knobs: Any) -> Pol
     """Task -> Policy for `--model`. Real models are built (and their key and endpoint checked) once,
     here, before any container starts; `knobs` are the run config's `policy:` settings."""
     name, _, arg = model.partition(":")
-    own = is_import_path(name) and not base_url and name not in load_registry()
+    own = is_import_path(name) and not base_url and name not in load_registry() and not Path(model).is_dir()
     if name in POLICIES or own:
         try:
             make = lookup(name, POLICIES, "policy")
