@@ -230,23 +230,31 @@ def owner_alive(labels: dict[str, str]) -> bool:
     return not labels.get(LABEL_STARTED) or labels[LABEL_STARTED] == started
 
 
+def labelled(
+    client: docker.DockerClient, run_id: str | None = None, owner_pid: int | None = None
+) -> list[tuple[str, dict[str, str]]]:
+    """(id, labels) of every swe-search container (of `run_id`, of `owner_pid`), in one list call.
+
+    One call, no inspect per container: a container removed meanwhile (a run closing its own, or
+    another process's cleanup on the same daemon) cannot fail the listing.
+    """
+    labels = [f"{LABEL}=1"] + ([f"{LABEL_RUN}={run_id}"] if run_id else [])
+    if owner_pid is not None:
+        labels.append(f"{LABEL_PID}={owner_pid}")
+    return [
+        (c["Id"], c.get("Labels") or {}) for c in client.api.containers(all=True, filters={"label": labels})
+    ]
+
+
 def live_containers(run_id: str | None = None, client: docker.DockerClient | None = None) -> int:
     """How many swe-search containers (of every run, or of `run_id`) belong to a live owner."""
-    client = client or ensure_docker()
-    labels = [f"{LABEL}=1"] + ([f"{LABEL_RUN}={run_id}"] if run_id else [])
-    return sum(
-        owner_alive(c.labels or {}) for c in client.containers.list(all=True, filters={"label": labels})
-    )
+    return sum(owner_alive(labels) for _, labels in labelled(client or ensure_docker(), run_id))
 
 
 def live_owners(run_id: str, client: docker.DockerClient | None = None) -> dict[str, int]:
     """Owners (pid, or pid@host) still running that hold containers of `run_id`, with their count."""
-    client = client or ensure_docker()
     owners: dict[str, int] = {}
-    for container in client.containers.list(
-        all=True, filters={"label": [f"{LABEL}=1", f"{LABEL_RUN}={run_id}"]}
-    ):
-        labels = container.labels or {}
+    for _, labels in labelled(client or ensure_docker(), run_id):
         if owner_alive(labels):
             host = labels.get(LABEL_HOST)
             who = labels.get(LABEL_PID, "?") + (f"@{host}" if host and host != HOST else "")
@@ -267,15 +275,12 @@ def cleanup(
     containers. `all_owners` removes them whatever their owner; `owner_pid` only that process's.
     """
     client = client or ensure_docker()
-    labels = [f"{LABEL}=1"] + ([f"{LABEL_RUN}={run_id}"] if run_id else [])
-    if owner_pid is not None:
-        labels.append(f"{LABEL_PID}={owner_pid}")
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": labels}):
-        if not all_owners and owner_pid is None and owner_alive(container.labels or {}):
+    for container_id, labels in labelled(client, run_id, owner_pid):
+        if not all_owners and owner_pid is None and owner_alive(labels):
             continue
         try:
-            container.remove(force=True)
+            client.api.remove_container(container_id, force=True)
             removed += 1
         except docker.errors.NotFound:
             pass
