@@ -256,12 +256,18 @@ def cmd_search_file(args):
     if not hits:
         print(f'No matches found for "{term}" in {path}')
         return
-    print(f'Found {len(hits)} matches for "{term}" in {path}:')
-    for number, line in hits[:MAX_MATCHES]:
-        print(f"Line {number}:{show_line(line)}")
-    if len(hits) > MAX_MATCHES:
-        print(f"({len(hits) - MAX_MATCHES} more matches not shown; narrow your search)")
-    print(f'End of matches for "{term}" in {path}')
+    rows = [f"Line {number}:{show_line(line)}" for number, line in hits]
+    print_matches(term, path, len(hits), rows, "matches")
+
+
+def print_matches(term, where, total, rows, kind, extra=""):
+    """The search tools' report: the count, at most MAX_MATCHES rows (of `kind`), the end marker."""
+    print(f'Found {total} matches for "{term}" in {where}{extra}:')
+    for row in rows[:MAX_MATCHES]:
+        print(row)
+    if len(rows) > MAX_MATCHES:
+        print(f"({len(rows) - MAX_MATCHES} more {kind} not shown; narrow your search)")
+    print(f'End of matches for "{term}" in {where}')
 
 
 def walk_files(root):
@@ -301,13 +307,8 @@ def cmd_search_dir(args):
     if not counts:
         print(f'No matches found for "{term}" in {root}')
         return
-    total = sum(c for _, c in counts)
-    print(f'Found {total} matches for "{term}" in {root} ({len(counts)} files):')
-    for path, count in counts[:MAX_MATCHES]:
-        print(f"{display_path(path)} ({count} matches)")
-    if len(counts) > MAX_MATCHES:
-        print(f"({len(counts) - MAX_MATCHES} more files not shown; narrow your search)")
-    print(f'End of matches for "{term}" in {root}')
+    rows = [f"{display_path(path)} ({count} matches)" for path, count in counts]
+    print_matches(term, root, sum(c for _, c in counts), rows, "files", f" ({len(counts)} files)")
 
 
 def cmd_find_file(args):
