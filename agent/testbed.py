@@ -40,8 +40,10 @@ deterministic. None means the `temperature` knob (1.0). The decoy is drawn unifo
 Base Pass@1. When the example fails on every decoy and passes on gold, one run resolves with
 probability r (1 - q^m) / (1 - q), q = (1 - r) v (1 - s), for the tempered r = p_right, v = p_verify,
 s = p_submit_after_fail and m = max_edits (exploring and reproducing do not change it). The defaults
-(0.25, 0.5, 0.5, 3) give 30.6% at T = 1 and 28.0% at T = 0.9; a lookahead that always verifies and
-re-edits would reach 1 - (1 - r)^m = 57.8% / 54.0%. `analytic_pass_at_1` computes it.
+(0.25, 0.7, 0.5, 3) give 33.3% at T = 1 and 30.9% at T = 0.9; a lookahead that always verifies and
+re-edits would reach 1 - (1 - r)^m = 57.8% / 54.0%. `analytic_pass_at_1` computes it. p_verify is 0.7
+rather than 0.5 so that most runs show the critic their outcome (the example's output after the edit),
+which both selection and the critic's training data need.
 
 Mind the sampling temperature of a run: a single greedy run samples at search.greedy_temperature, which is 0
 in configs/strategies.yaml, and at T = 0 the policy always edits with the first decoy (p_right < 1/2).
@@ -124,7 +126,7 @@ class TestbedKnobs(BaseModel):
         0.6, ge=0, le=1, description="Probability of running the issue's example before the first edit."
     )
     p_verify: float = Field(
-        0.5,
+        0.7,
         ge=0,
         le=1,
         description="Probability of rerunning the example after an edit, instead of submitting.",

@@ -1,10 +1,12 @@
-"""Batch throughput of `swe-search run` with a scripted gold policy at W = 1, 2, 4 workers.
+"""Batch throughput of `swe-search run` with a scripted gold policy at W = 1, 2, 4 workers, with
+threads and with Ray (`--executor ray`, a one-node Ray started here once, sized for the largest W).
 
-Reports instances per minute, the mean grading time per instance, and, on the same task and gold
-patch, swebench's own `run_instance` (whose cleanup stops the container with `docker stop --time=15`
-before removing it). Results go to bench/results/batch_throughput.md.
+Reports instances per minute for both executors on the same tasks in one run, Ray's overhead per
+instance (its wall time per instance over the threads'), the mean grading time per instance, and,
+on the same task and gold patch, swebench's own `run_instance` (whose cleanup stops the container
+with `docker stop --time=15` before removing it). Results go to bench/results/batch_throughput.md.
 
-    python bench/batch_throughput.py [--workers 1 2 4] [--repeats 2] [--out bench/results/batch_throughput.md]
+    python bench/batch_throughput.py [--workers 1 2 4] [--executors thread ray] [--repeats 2] [--out ...]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -33,11 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "tasks"
 
 
-def batch(workers: int, root: Path) -> dict[str, float]:
+def batch(workers: int, root: Path, executor: str = "thread") -> dict[str, Any]:
     """One `swe-search run --model scripted:gold` over the example tasks with W workers."""
-    out = root / f"w{workers}"
+    out = root / f"{executor}-w{workers}"
+    flags = {"dataset": str(EXAMPLES), "model": "scripted:gold", "workers": workers, "out": str(out)}
     cfg = RunConfig.load(
-        flags={"dataset": str(EXAMPLES), "model": "scripted:gold", "workers": workers, "out": str(out)},
+        flags={**flags, "executor": executor},
         overrides=["agent.step_limit=5", "build_images=false"],
     )
     b = prepare(cfg)
@@ -47,6 +51,7 @@ def batch(workers: int, root: Path) -> dict[str, float]:
     recs = list(load_records(out).values())
     assert all(r.resolved for r in recs), "the gold policy must resolve every example task"
     return {
+        "executor": executor,
         "workers": workers,
         "instances": len(recs),
         "wall": wall,
@@ -100,9 +105,35 @@ def swebench_run_instance(task, repeats: int) -> tuple[list[float], str]:
     return times, note
 
 
+def start_ray(workers: int) -> float:
+    """A one-node Ray here, sized for `workers` instances at once, its workers started; the seconds it took."""
+    import ray
+
+    from eval.ray_executor import PACKAGE_ROOT, RESOURCE
+
+    t0 = time.perf_counter()
+    ray.init(
+        num_cpus=workers,
+        resources={RESOURCE: workers},
+        include_dashboard=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(PACKAGE_ROOT)}},
+        logging_level="warning",
+    )
+
+    @ray.remote(num_cpus=1)
+    def warm() -> None:  # each worker process imports the runner once, as a long run's workers would have
+        import eval.runner  # noqa: F401
+
+        time.sleep(2)
+
+    ray.get([warm.remote() for _ in range(workers)])
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--executors", nargs="+", default=["thread", "ray"], choices=["thread", "ray"])
     ap.add_argument("--repeats", type=int, default=2, help="gradings per grader in the comparison")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "batch_throughput.md")
     args = ap.parse_args()
@@ -112,8 +143,10 @@ def main() -> None:
     tasks = load_tasks(str(EXAMPLES))
     build_task_images(tasks)
     task = sorted(tasks, key=lambda t: t.instance_id)[0]
+    ray_start = start_ray(max(args.workers)) if "ray" in args.executors else None
     with tempfile.TemporaryDirectory(prefix="swe-search-bench-") as tmp:
-        rows = [batch(w, Path(tmp)) for w in args.workers]
+        # interleaved, so that a change in the machine's load hits both executors alike
+        rows = [batch(w, Path(tmp), e) for w in args.workers for e in args.executors]
     ours = ours_grade(task, args.repeats)
     theirs, note = swebench_run_instance(task, args.repeats)
 
@@ -127,14 +160,28 @@ def main() -> None:
         f"- workload: `swe-search run --model scripted:gold` on the {len(tasks)} example tasks "
         "(apply the gold patch, submit, grade); images prebuilt; each W in a fresh run folder",
         "",
-        "| workers | instances | wall (s) | instances / min | mean instance (s) | mean grading (s) |",
-        "|---|---|---|---|---|---|",
+        "| executor | workers | instances | wall (s) | instances / min | mean instance (s) | mean grading (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['workers']} | {r['instances']} | {r['wall']:.1f} | {r['per_minute']:.1f} | {r['instance']:.1f} | "
-        f"{r['grading']:.1f} |"
+        f"| {r['executor']} | {r['workers']} | {r['instances']} | {r['wall']:.1f} | {r['per_minute']:.1f} | "
+        f"{r['instance']:.1f} | {r['grading']:.1f} |"
         for r in rows
     ]
+    if ray_start is not None and "thread" in args.executors:
+        by = {(r["executor"], r["workers"]): r for r in rows}
+        lines += [
+            "",
+            f"Ray's overhead per instance (Ray started once beforehand, {ray_start:.1f} s, its W worker "
+            "processes warm): wall time per instance with Ray over that with threads, and the difference.",
+            "",
+            "| workers | Ray / threads (wall per instance) | extra s per instance |",
+            "|---|---|---|",
+        ]
+        for w in args.workers:
+            t, r = by[("thread", w)], by[("ray", w)]
+            ratio = r["wall"] / t["wall"]  # same instances: wall per instance has the same ratio
+            lines.append(f"| {w} | {ratio:.2f} | {(r['wall'] - t['wall']) / r['instances']:+.1f} |")
     lines += [
         "",
         f"## Grading one instance ({task.instance_id}, gold patch, {args.repeats} times each)",

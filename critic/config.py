@@ -18,6 +18,20 @@ class CompressionConfig(BaseModel):
 
     head: int = Field(ge=0, description="Characters kept from the start of every message's content.")
     tail: int = Field(ge=0, description="Characters kept from the end of every message's content.")
+    drop: str | None = Field(
+        None,
+        description="A regular expression (multiline) whose matches are removed from every message "
+        "before the cut, e.g. the scaffold's status line. null: nothing is removed.",
+    )
+    action_head: int | None = Field(
+        None, ge=0, description="`head` for the agent's own turns (and candidates). null: `head`."
+    )
+    action_tail: int | None = Field(
+        None,
+        ge=0,
+        description="`tail` for the agent's own turns. null: `tail`. 0 keeps each action's thought and "
+        "the start of its command but not an edit's code, which a small critic learns by heart.",
+    )
 
 
 class TrainConfig(BaseModel):

@@ -69,24 +69,52 @@ class ContextTooLong(SerializeError):
 
 @dataclass(frozen=True)
 class Compression:
-    """Keep the first `head` and last `tail` characters of every message's content."""
+    """Remove what `drop` matches, then keep the first `head` and last `tail` characters of every
+    message's content."""
 
     head: int
     tail: int
+    drop: str | None = None
+    """A regular expression (multiline) whose matches are removed first, e.g. the scaffold's status
+    line: it names the repository's files next to the marker, which a small critic memorises."""
+    action_head: int | None = None
+    """`head` for the agent's own turns (assistant messages and candidates); None: `head`."""
+    action_tail: int | None = None
+    """`tail` for the agent's own turns; None: `tail`. `action_tail: 0` keeps an action's thought and
+    the start of its command but not an edit's code, which a small critic would learn by heart."""
 
     def __post_init__(self) -> None:
-        if self.head < 0 or self.tail < 0 or self.head + self.tail == 0:
-            raise SerializeError(
-                f"compression needs head >= 0, tail >= 0 and head + tail > 0 (got {self.head}, {self.tail})"
-            )
+        for head, tail in ((self.head, self.tail), self._action_cut()):
+            if head < 0 or tail < 0 or head + tail == 0:
+                raise SerializeError(
+                    f"compression needs head >= 0, tail >= 0 and head + tail > 0 (got {head}, {tail})"
+                )
+        if self.drop is not None:
+            try:
+                re.compile(self.drop, re.M)
+            except re.error as e:
+                raise SerializeError(
+                    f"compression drop {self.drop!r} is not a regular expression: {e}"
+                ) from e
 
-    def apply(self, content: str) -> str:
-        if len(content) <= self.head + self.tail + len(CUT_MARK):
+    def _action_cut(self) -> tuple[int, int]:
+        return (
+            self.head if self.action_head is None else self.action_head,
+            self.tail if self.action_tail is None else self.action_tail,
+        )
+
+    def apply(self, content: str, role: str = "user") -> str:
+        """`content` of a message of `role` as the critic reads it."""
+        if self.drop:
+            content = re.sub(self.drop, "", content, flags=re.M)
+        head, tail = self._action_cut() if role == "assistant" else (self.head, self.tail)
+        if len(content) <= head + tail + len(CUT_MARK):
             return content
-        return content[: self.head] + CUT_MARK + (content[-self.tail :] if self.tail else "")
+        return content[:head] + CUT_MARK + (content[-tail:] if tail else "")
 
-    def to_config(self) -> dict[str, int]:
-        return {"head": self.head, "tail": self.tail}
+    def to_config(self) -> dict[str, Any]:
+        optional = {"drop": self.drop, "action_head": self.action_head, "action_tail": self.action_tail}
+        return {"head": self.head, "tail": self.tail, **{k: v for k, v in optional.items() if v is not None}}
 
 
 def compression_from_config(config: Any) -> Compression | None:
@@ -97,7 +125,8 @@ def compression_from_config(config: Any) -> Compression | None:
         return None
     if not isinstance(raw, dict) or not {"head", "tail"} <= raw.keys():
         raise SerializeError(f"{CONFIG_KEY} must be {{'head': int, 'tail': int}}, got {raw!r}")
-    return Compression(int(raw["head"]), int(raw["tail"]))
+    optional = {k: raw[k] for k in ("drop", "action_head", "action_tail") if raw.get(k) is not None}
+    return Compression(int(raw["head"]), int(raw["tail"]), **optional)
 
 
 @dataclass
@@ -171,7 +200,7 @@ class Serializer:
         (the next step of a run) renders only its new messages.
         """
         _check_messages(messages)
-        messages = [{**m, "content": self._prepare(m["content"])} for m in messages]
+        messages = [{**m, "content": self._prepare(m["content"], m["role"])} for m in messages]
         out: list[str] = []
         prev: str | None = ""
         key = 0
@@ -201,9 +230,9 @@ class Serializer:
                 self._texts_cache.popitem(last=False)
         return out, True
 
-    def _prepare(self, content: str) -> str:
+    def _prepare(self, content: str, role: str) -> str:
         """A message's content as the critic reads it: compressed (when configured), then defused."""
-        return self._defuse(self.compression.apply(content) if self.compression else content)
+        return self._defuse(self.compression.apply(content, role) if self.compression else content)
 
     def _defuse(self, content: str) -> str:
         """`content` with the text of special tokens broken up (`< |im_end|>`), so that only the
@@ -276,7 +305,8 @@ class Serializer:
         for k, c in enumerate(candidates):
             check_text(c, f"candidate {k}")
         texts, stable = self._texts(history)
-        history = [{**m, "content": self._prepare(m["content"])} for m in history]  # as `_texts` saw it
+        # as `_texts` saw it
+        history = [{**m, "content": self._prepare(m["content"], m["role"])} for m in history]
         segs = self.segments(history, texts)
         base = "".join(texts)
         cands = [
@@ -296,7 +326,7 @@ class Serializer:
     ) -> list[str]:
         """Each candidate rendered as the next assistant turn. Renders a placeholder once and substitutes
         the candidate when the template inserts content verbatim (checked on the first candidate)."""
-        candidates = [self._prepare(c) for c in candidates]
+        candidates = [self._prepare(c, "assistant") for c in candidates]
         if not stable:
             return [_chatml({"role": "assistant", "content": c}) for c in candidates]
 

@@ -294,7 +294,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
             "train.data is empty: pass --data RUN_DIR or a nebius .parquet/.jsonl (repeatable)"
         )
     model, tokenizer = load_model(cfg, d)
-    compression = Compression(cfg.compression.head, cfg.compression.tail) if cfg.compression else None
+    compression = Compression(**cfg.compression.model_dump()) if cfg.compression else None
     # the checkpoint records the rule it was trained with; every scorer reads it from config.json
     setattr(model.config, CONFIG_KEY, compression.to_config() if compression else None)
     serializer = Serializer(tokenizer, max_tokens=cfg.max_context, compression=compression)

@@ -1,5 +1,6 @@
 """The two batch commands: `run_batch` (swe-search run) and `grade_predictions` (swe-search eval),
-each a Runner (eval.runner) over the tasks with its work (eval.instance) and cleanup around it."""
+each a Runner (eval.runner) over the tasks with its work (eval.instance) and cleanup around it. A run's
+pool is the config's `executor` (eval.runner.make_pool: threads, or Ray tasks)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from envs.container import cleanup
 from envs.engine import ensure_docker
 from envs.settings import ContainerSettings
 from envs.types import Task
-from eval.instance import grade_prediction, solve_and_grade
+from eval.instance import SolveAndGrade, grade_prediction
+from eval.pool import Context
 from eval.prepare import Batch, check_run_id, lock_folder, match_predictions, start_docker, unlock_folder
 from eval.records import (
     InstanceRecord,
@@ -19,7 +21,7 @@ from eval.records import (
     save_config,
     stable_run_id,
 )
-from eval.runner import Runner
+from eval.runner import Runner, make_pool
 
 
 def run_batch(batch: Batch, console: Console | None = None, progress: bool = True) -> bool:
@@ -29,10 +31,17 @@ def run_batch(batch: Batch, console: Console | None = None, progress: bool = Tru
     save_config(batch.out, cfg.public_dict())
     start_docker(batch.tasks, batch.run_id, cfg.build_images, console)
     runner = Runner(
-        batch.out, batch.run_id, cfg.workers, cfg.model_name(), cfg.retry_errors, console, progress
+        batch.out,
+        batch.run_id,
+        cfg.workers,
+        cfg.model_name(),
+        cfg.retry_errors,
+        console,
+        progress,
+        pool=make_pool(cfg),
     )
     try:
-        return runner.run(batch.tasks, lambda task, r: solve_and_grade(task, r, batch))
+        return runner.run(batch.tasks, SolveAndGrade(cfg, batch.policy_for, batch.critic, batch.out))
     finally:
         cleanup(batch.run_id)
         unlock_folder(batch.out)
@@ -73,9 +82,9 @@ def grade_predictions(
     start_docker(tasks, rid, build, console)
     runner = Runner(out, rid, workers, model_name, console=console, progress=progress)
 
-    def work(task: Task, r: Runner) -> InstanceRecord:
+    def work(task: Task, ctx: Context) -> InstanceRecord:
         patch = preds[task.instance_id].get("model_patch") or ""
-        return grade_prediction(task, r, patch, timeout, container)
+        return grade_prediction(task, ctx, patch, timeout, container)
 
     try:
         return runner.run(tasks, work)

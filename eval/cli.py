@@ -57,9 +57,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'eval.cli' has no attribute {name!r}")
 
 
-# flag dest -> RunConfig key path
-
-
 RUN_EXAMPLES = """\
 examples:
   swe-search run -c configs/demo.yaml                      # offline demo: SmolLM2 + tiny critic, example tasks
@@ -67,6 +64,7 @@ examples:
   swe-search run --strategy lookahead+select -K 4 -N 5 --model gpt-4o --critic ckpt/ --slice 0:50
   swe-search run --model scripted:gold --dataset examples/tasks   # testing aid: apply each gold patch
   swe-search run ... --shard 0/4 --out runs/x/shard-0      # one of 4 machines (docs/scaling.md)
+  swe-search run ... --executor ray -w 32                  # 32 instances at once on a Ray cluster
 
 Output folder: trajectories/<id>/, grades/<id>.json, instances/<id>/done.json, preds.jsonl,
 report.json, report.md, plots/.
@@ -189,7 +187,24 @@ def _add_run(sub: Any) -> None:
     )
     g.add_argument("--grade-timeout", type=float, help="seconds the tests of one grading may take")
     g = p.add_argument_group("execution")
-    g.add_argument("-w", "--workers", type=int, help="instances solved at the same time")
+    g.add_argument(
+        "-w",
+        "--workers",
+        type=int,
+        help="instances solved at the same time (under Ray: in flight on the cluster)",
+    )
+    g.add_argument(
+        "--executor",
+        choices=["thread", "ray"],
+        help="thread (default): worker threads on this machine; ray: one Ray task per instance, each on its "
+        "node's own Docker daemon, results written here (docs/scaling.md; needs the `ray` extra)",
+    )
+    g.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --executor ray: auto (default: the cluster running here, else Ray starts on this "
+        "machine alone) or HOST:PORT of the head",
+    )
     g.add_argument("-o", "--out", type=Path, help="run folder (default runs/<dataset>-<model>-<strategy>)")
     g.add_argument("--run-id", help="run id used to label containers (default: derived from the run folder)")
     g.add_argument(

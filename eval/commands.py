@@ -66,6 +66,8 @@ FLAG_KEYS = {
     "concurrency": "search.concurrency",
     "seed": "search.seed",
     "workers": "workers",
+    "executor": "executor",
+    "ray_address": "ray.address",
     "out": "out",
     "run_id": "run_id",
     "step_limit": "agent.step_limit",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.config import AgentConfig
 from agent.configfile import CONFIG_DIR, FileConfig
@@ -20,9 +20,28 @@ from agent.redaction import scrub
 from envs.settings import ContainerSettings
 from search.config import SearchConfig
 
-__all__ = ["CONFIG_DIR", "DEFAULT_RUN_YAML", "RunConfig", "parse_shard"]
+__all__ = ["CONFIG_DIR", "DEFAULT_RUN_YAML", "RayConfig", "RunConfig", "parse_shard"]
 
 DEFAULT_RUN_YAML = CONFIG_DIR / "run.yaml"
+
+
+class RayConfig(BaseModel):
+    """`--executor ray`: where the cluster is and what each instance (one Ray task) asks of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(
+        "auto",
+        description="Ray cluster address (ray.init): 'auto' joins the cluster running here, else Ray "
+        "starts on this machine alone; or HOST:PORT of the head.",
+    )
+    num_cpus: float = Field(1.0, gt=0, description="CPUs each instance's Ray task reserves.")
+    max_retries: int = Field(
+        3, ge=0, description="Times Ray runs an instance again when the node or worker running it dies."
+    )
+    stream_interval: float = Field(
+        1.0, gt=0, description="Seconds between the file updates a running instance streams to the driver."
+    )
 
 
 class RunConfig(FileConfig):
@@ -60,7 +79,17 @@ class RunConfig(FileConfig):
     search: SearchConfig = Field(default_factory=SearchConfig, description="The search strategy.")
     agent: AgentConfig = Field(default_factory=AgentConfig, description="Agent limits and prompts.")
     # how to run it
-    workers: int = Field(1, ge=1, description="Instances solved at the same time (threads).")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Instances solved at the same time (threads; under Ray: in flight on the cluster).",
+    )
+    executor: Literal["thread", "ray"] = Field(
+        "thread",
+        description="thread: worker threads on this machine; ray: one Ray task per instance across a "
+        "cluster, each on its node's own Docker daemon (eval.ray_executor, docs/scaling.md).",
+    )
+    ray: RayConfig = Field(default_factory=RayConfig, description="Settings of --executor ray.")
     out: Path | None = Field(None, description="Run folder; None: runs/<dataset>-<model>-<strategy>.")
     run_id: str | None = Field(
         None, description="Run id (container labels); None: derived from the run folder."

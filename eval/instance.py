@@ -1,24 +1,31 @@
 """One instance's work: `solve_and_grade` (swe-search run: search.solve under the watchdog, then grade
 every run) and `grade_prediction` (swe-search eval), with the grade files and the instance record
-they write. Each is the `work` a Runner calls per task (eval.runner.Work)."""
+they write. Each is the `work` a Runner calls per task (eval.pool.Work: a task and a Context, never
+the Runner); `SolveAndGrade` is solve_and_grade bound to a batch, picklable for Ray workers."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import docker.errors
 
+from agent.policies import PolicyFor, policy_factory
 from agent.redaction import PATCH_WITHHELD, carries_secret, scrub, scrub_text
 from agent.trajectory import ExitStatus
+from critic.factory import make_critic
+from critic.protocol import Critic
 from envs.docker import DockerEnv
 from envs.files import write_atomic
 from envs.settings import ContainerSettings
 from envs.types import Env, EnvError, ImageNotFound, Task
+from eval.config import RunConfig
 from eval.grading import grade
-from eval.prepare import Batch
+from eval.pool import Context, Interrupted
+from eval.prepare import Batch, register_secrets
 from eval.records import (
     FROM_PREDICTIONS,
     INFRA_EXIT_STATUSES,
@@ -27,7 +34,6 @@ from eval.records import (
     instance_outcome,
     run_record,
 )
-from eval.runner import Interrupted, Runner
 from eval.watchdog import call_with_deadline
 from search.solve import SolveResult, solve, trajectory_path
 
@@ -130,20 +136,66 @@ def _write_grades(
             )
 
 
-def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
-    """One instance of `swe-search run`: search.solve under the watchdog, then grade every run."""
+_MADE: dict[str, tuple[PolicyFor, Critic | None]] = {}
+_MADE_LOCK = threading.Lock()
+
+
+class SolveAndGrade:
+    """The work of `swe-search run`: solve_and_grade with a batch's config, policy and critic.
+
+    Picklable, for Ray: only the config travels, and another process makes the policy and the
+    critic again from it, once per process. They must then be reachable from there: URLs, or
+    checkpoint folders at the same path on every node (`tiny` means the one in the driver's run folder).
+    """
+
+    def __init__(
+        self, config: RunConfig, policy_for: PolicyFor | None, critic: Critic | None, out: Path | None = None
+    ) -> None:
+        if config.critic == "tiny" and out is not None:  # make_critic made it there; find it from anywhere
+            config = config.model_copy(update={"critic": str((out / "critic-tiny").resolve())})
+        self.config, self.policy_for, self.critic = config, policy_for, critic
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.config, self.policy_for, self.critic = state["config"], None, None
+
+    def __call__(self, task: Task, ctx: Context) -> InstanceRecord:
+        if self.policy_for is None:  # unpickled in another process: inside the instance's boundary
+            self.policy_for, self.critic = made_here(self.config)
+        return solve_and_grade(task, ctx, self)
+
+
+def made_here(config: RunConfig) -> tuple[PolicyFor, Critic | None]:
+    """The policy factory and critic of `config` in this process (a Ray worker): made once, kept."""
+    key = config.model_dump_json()
+    with _MADE_LOCK:
+        if key not in _MADE:
+            register_secrets(config)
+            _MADE[key] = (
+                policy_factory(config.model, config.base_url, **config.policy),
+                make_critic(config.critic, Path.cwd()),
+            )
+        return _MADE[key]
+
+
+def solve_and_grade(task: Task, ctx: Context, batch: Batch | SolveAndGrade) -> InstanceRecord:
+    """One instance of `swe-search run`: search.solve under the watchdog, then grade every run.
+
+    `batch` gives the config, the policy and the critic."""
     started = time.time()
-    cfg, out = batch.config, runner.out
+    cfg, out = batch.config, ctx.out
     # the agent also stops itself at the instance deadline, between steps (the watchdog is the backstop)
     own_deadline = AGENT_DEADLINE_SHARE * cfg.instance_timeout
     agent_cfg = cfg.agent.model_copy(update={"wall_time": min(cfg.agent.wall_time, own_deadline)})
-    with runner.watchdog.watch(task.instance_id, cfg.instance_timeout) as inst:
+    with ctx.watchdog.watch(task.instance_id, cfg.instance_timeout) as inst:
 
         def make_env(t: Task, index: int) -> Env:
-            if runner.stopping.is_set():
+            if ctx.stopping.is_set():
                 raise Interrupted(t.instance_id)
             try:
-                env = DockerEnv(t, run_id=runner.run_id, container=cfg.container)
+                env = DockerEnv(t, run_id=ctx.run_id, container=cfg.container)
             except ImageNotFound as e:  # remembered, so that the record says why (not only selection.json)
                 inst.start_failures[index] = ("image_missing", str(e))
                 raise
@@ -166,7 +218,7 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
 
         result = call_with_deadline(run_solve, cfg.instance_timeout + GRACE_SECONDS, task.instance_id)
         timed_out = inst.expired
-    if runner.stopping.is_set():
+    if ctx.stopping.is_set():
         raise Interrupted(task.instance_id)
     to_grade = []
     for outcome in result.runs:
@@ -191,7 +243,7 @@ def solve_and_grade(task: Task, runner: Runner, batch: Batch) -> InstanceRecord:
     if not timed_out and not own_stop and all(r.failure_kind for r in runs):
         grading = 0.0  # nothing the model did to grade: the instance is redone on resume
     else:
-        entries, grading = _grade_runs(task, to_grade, out, runner.run_id, cfg.grade_timeout, cfg.container)
+        entries, grading = _grade_runs(task, to_grade, out, ctx.run_id, cfg.grade_timeout, cfg.container)
         _write_grades(out, task.instance_id, result.chosen, entries, per_run=cfg.search.uses_select)
     status, kind, why = instance_outcome(runs, result.chosen, timed_out or own_stop, cfg.instance_timeout)
     return _instance_record(task, status, runs, result.chosen, result.patch, started, grading, kind, why)
@@ -207,13 +259,13 @@ def withhold_secret(rec: RunRecord, patch: str) -> str:
 
 
 def grade_prediction(
-    task: Task, runner: Runner, patch: str, timeout: float, container: ContainerSettings | None = None
+    task: Task, ctx: Context, patch: str, timeout: float, container: ContainerSettings | None = None
 ) -> InstanceRecord:
     """One instance of `swe-search eval`: grade a given patch (under `container`'s limits)."""
     started = time.time()
     rec = RunRecord(index=0, exit_status=FROM_PREDICTIONS, patch_empty=not patch.strip())
     patch = withhold_secret(rec, patch)
-    entries, grading = _grade_runs(task, [(rec, patch)], runner.out, runner.run_id, timeout, container)
-    _write_grades(runner.out, task.instance_id, 0, entries)
+    entries, grading = _grade_runs(task, [(rec, patch)], ctx.out, ctx.run_id, timeout, container)
+    _write_grades(ctx.out, task.instance_id, 0, entries)
     status, kind, why = instance_outcome([rec], 0, False)
     return _instance_record(task, status, [rec], 0, patch, started, grading, kind, why)

@@ -30,6 +30,7 @@ from eval.records import (
     shard_tasks,
     stable_run_id,
 )
+from eval.runner import containers_per_instance, ray_executor
 
 
 class Batch:
@@ -94,11 +95,16 @@ def prepare(config: RunConfig, force: bool = False) -> Batch:
     return batch
 
 
-def _prepare(config: RunConfig, out: Path) -> Batch:
+def register_secrets(config: RunConfig) -> None:
+    """The config's known secrets, scrubbed from every file and message of this process from now on."""
     for url in (config.base_url, config.critic):  # user:password@ in a URL: scrubbed everywhere
         if url and "://" in url:  # a critic checkpoint path is no secret
             register_secret(url)
     register_secret(config.policy.get("api_key"))
+
+
+def _prepare(config: RunConfig, out: Path) -> Batch:
+    register_secrets(config)
     critic = make_critic(config.critic, out)
     config.search.check_critic(critic)
     tasks = select_tasks(
@@ -109,6 +115,8 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
     if callable(check_tasks):  # e.g. the testbed policy needs every task's gold patch and decoys
         check_tasks(tasks)
     check_host(config.container, ensure_docker())
+    if config.executor == "ray":  # the cluster answers and can hold an instance's containers
+        ray_executor().connect(config.ray, config.workers, containers_per_instance(config))
     run_id = stable_run_id(out, config.run_id)
     check_run_id(run_id)
     return Batch(config, out, run_id, tasks, policy_for, critic)
@@ -122,7 +130,7 @@ def lock_folder(out: Path) -> None:
             pid = int(lock.read_text().strip() or 0)
         except ValueError:
             pid = 0
-        if pid and pid != os.getpid() and _alive(pid):
+        if pid and pid != os.getpid() and pid_alive(pid):
             raise RunnerError(f"{out} is in use by process {pid}; wait for it or stop it first")
     write_atomic(lock, str(os.getpid()))
 
@@ -133,7 +141,8 @@ def unlock_folder(out: Path) -> None:
         lock.unlink()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -145,6 +154,8 @@ def _alive(pid: int) -> bool:
 
 NOT_RESULT_CHANGING = (
     "workers",
+    "executor",
+    "ray",
     "out",
     "run_id",
     "instance_timeout",
@@ -228,7 +239,7 @@ def set_aside(out: Path) -> Path | None:
     if lock.exists():
         text = lock.read_text().strip()
         pid = int(text) if text.isdigit() else 0
-        if pid and pid != os.getpid() and _alive(pid):
+        if pid and pid != os.getpid() and pid_alive(pid):
             raise RunnerError(f"{out} is in use by process {pid}; wait for it or stop it first")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = out.with_name(f"{out.name}.{stamp}")

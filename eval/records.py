@@ -18,7 +18,7 @@ Statuses (done.json `status`): the OUTCOME of an attempt is separate from whethe
              deadline, or the watchdog stopped it): a finished attempt, graded with what it had
     error    the attempt did not happen for reasons that are not the model's doing
              (`error_kind`: env_error, policy_error, infra_error, image_missing, container_error,
-             run_error, exception; `error` says why)
+             run_error, node_lost, exception; `error` says why)
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ class InstanceRecord(BaseModel):
     error_kind: str | None = Field(
         None,
         description="For status error: env_error | policy_error | infra_error | image_missing | "
-        "container_error | run_error | exception (the runner's own boundary caught it); "
+        "container_error | run_error | node_lost (Ray: the node or worker died more often than "
+        "ray.max_retries) | exception (the runner's own boundary caught it); "
         "for status timeout: timeout.",
     )
     chosen: int | None = Field(None, description="Index of the chosen run (the prediction).")
@@ -110,6 +111,9 @@ class InstanceRecord(BaseModel):
     grading_time: float = Field(0.0, description="Wall seconds spent grading.")
     started_at: float = Field(0.0, description="Unix time the attempt started.")
     finished_at: float = Field(0.0, description="Unix time the attempt finished.")
+    node: str | None = Field(
+        None, description="The Ray node id the instance ran on (--executor ray); None with threads."
+    )
 
 
 # ----------------------------------------------------------------------------- run folder

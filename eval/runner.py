@@ -1,9 +1,11 @@
-"""The batch runner's worker pool: W worker threads run `work(task, runner)` over the tasks, under a
-per-instance deadline, resumably, and survive Ctrl-C.
+"""The batch runner: W workers run `work(task, context)` over the tasks, under a per-instance
+deadline, resumably, and survive Ctrl-C.
 
-What a worker does per task is its `work` (eval.instance: solve_and_grade, grade_prediction); the
-batch is prepared in eval.prepare and started in eval.batch; the run folder and the statuses of its
-records are described in eval.records; the watchdog that stops a late instance is eval.watchdog.
+The workers are a Pool (eval.pool): threads here, or Ray tasks across machines (eval.ray_executor);
+`make_pool` picks it from the config. What a worker does per task is its `work` (eval.instance:
+SolveAndGrade, grade_prediction); the batch is prepared in eval.prepare and started in eval.batch;
+the run folder and the statuses of its records are described in eval.records; the watchdog that
+stops a late instance is eval.watchdog.
 
 Resume: an instance is finished when its done.json exists with status ok or timeout; instances
 with status error are redone by every rerun (`--retry-errors` also redoes timeouts). Anything an
@@ -19,9 +21,8 @@ import queue
 import shutil
 import threading
 import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from rich.console import Console
@@ -38,36 +39,28 @@ from rich.progress import (
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
 from envs.types import Task
+from eval.config import RunConfig
+from eval.pool import Context, Pool, ThreadPool, Work, attempt
 from eval.records import (
     FROM_PREDICTIONS,
     InstanceRecord,
+    RunnerError,
     done_path,
-    failed_record,
     is_infra_failure,
     load_records,
     reason_key,
     write_preds,
 )
-from eval.watchdog import ABANDONED, InstanceTimeout, Watchdog
-
-INTERRUPT_WAIT_SECONDS = 2.0
-"""After Ctrl-C closed every container, how long the runner waits for its workers before leaving
-them (daemon threads, blocked on I/O that the closed containers no longer feed)."""
-
-
-class Interrupted(RuntimeError):
-    """The batch is stopping (Ctrl-C); the instance is left unfinished so a rerun redoes it."""
-
+from eval.watchdog import Watchdog
 
 # ----------------------------------------------------------------------------- the runner
 
-Work = Callable[[Task, "Runner"], InstanceRecord]
-
 
 class Runner:
-    """Runs `work` over tasks with W workers, writes the run folder, shows progress, survives Ctrl-C.
+    """Runs `work` over tasks in a pool (W threads by default), writes the run folder, shows
+    progress, survives Ctrl-C.
 
-    `work(task, runner)` solves and grades one instance and returns its record; `Runner` wraps it
+    `work(task, context)` solves and grades one instance and returns its record; `Runner` wraps it
     with the per-instance boundary (errors become records), the done marker, preds.jsonl and events.
     """
 
@@ -80,6 +73,7 @@ class Runner:
         retry_errors: bool = False,
         console: Console | None = None,
         progress: bool = True,
+        pool: Pool | None = None,
     ) -> None:
         self.out = Path(out)
         self.run_id = run_id
@@ -94,6 +88,8 @@ class Runner:
         self.redone = 0
         self._reasons: dict[str, str] = {}  # error reason -> the first instance that showed it
         self._lock = threading.Lock()
+        self.pool: Pool = pool or ThreadPool(self.workers)
+        self.context = Context(self.out, run_id, self.watchdog, self.stopping)
 
     # -- folder state
 
@@ -147,16 +143,7 @@ class Runner:
             self.console.print(
                 f"resume: {skipped} finished instance(s) skipped{again}, {len(todo)} to run", soft_wrap=True
             )
-        jobs: queue.Queue[Task] = queue.Queue()
-        for t in todo:
-            jobs.put(t)
         results: queue.Queue[InstanceRecord | None] = queue.Queue()
-        threads = [
-            threading.Thread(target=self._worker, args=(jobs, results, work), name=f"worker-{i}", daemon=True)
-            for i in range(min(self.workers, len(todo)))
-        ]
-        for th in threads:
-            th.start()
         done_before = [r for r in self.records.values() if r.instance_id in {t.instance_id for t in tasks}]
         stats = {"resolved": sum(r.resolved for r in done_before), "cost": sum(r.cost for r in done_before)}
         progress = Progress(
@@ -171,7 +158,6 @@ class Runner:
             console=self.console,
             disable=not self.show_progress,
         )
-        finished = 0
         try:
             with progress:
                 bar = progress.add_task(
@@ -181,82 +167,44 @@ class Runner:
                     resolved=stats["resolved"],
                     cost=stats["cost"],
                 )
-                while finished < len(threads):
+                self.pool.start(self, todo, work, results)
+                while True:
                     try:
                         rec = results.get(timeout=0.5)
                     except queue.Empty:
                         continue
-                    if rec is None:  # a worker ran out of jobs
-                        finished += 1
-                        continue
+                    if rec is None:  # the pool ran out of work
+                        break
                     stats["resolved"] += rec.resolved
                     stats["cost"] += rec.cost
                     progress.update(bar, advance=1, resolved=stats["resolved"], cost=stats["cost"])
                     progress.console.print(self._line(rec), soft_wrap=True)
         except KeyboardInterrupt:
-            self._interrupt(jobs, threads)
+            self._interrupt()
             return False
         finally:
             self.watchdog.stop()
+            self.pool.close()
         return True
 
-    def _worker(
-        self, jobs: queue.Queue[Task], results: queue.Queue[InstanceRecord | None], work: Work
-    ) -> None:
-        while not self.stopping.is_set():
-            try:
-                task = jobs.get_nowait()
-            except queue.Empty:
-                break
-            rec = self._one(task, work)
-            if rec is not None:
-                results.put(rec)
-        results.put(None)
-
-    def _one(self, task: Task, work: Work) -> InstanceRecord | None:
-        """The per-instance reporting boundary: any exception becomes an error record."""
-        started = time.time()
+    def one(self, task: Task, work: Work) -> InstanceRecord | None:
+        """Solve one instance here: wipe an earlier attempt, run `work` inside the boundary, finish it."""
         self.reset_instance(task.instance_id)
         self.event("start", task.instance_id)
-        try:
-            rec = work(task, self)
-        except Interrupted:
-            self.event("interrupted", task.instance_id)
-            return None
-        except InstanceTimeout as e:
-            rec = failed_record(task, "timeout", str(e), started, "timeout")
-        except Exception as e:  # noqa: BLE001 -- one instance's failure must not stop the batch
-            if self.stopping.is_set():
-                self.event("interrupted", task.instance_id)
-                return None
-            tb = traceback.format_exc()
-            (self.out / "instances" / task.instance_id).mkdir(parents=True, exist_ok=True)
-            (self.out / "instances" / task.instance_id / "error.txt").write_text(scrub_text(tb))
-            rec = failed_record(task, "error", scrub_text(f"{type(e).__name__}: {e}"), started, "exception")
-        if self.stopping.is_set():
+        rec = attempt(task, work, self.context)
+        if rec is None:
             self.event("interrupted", task.instance_id)
             return None
         self.finish(rec)
         return rec
 
-    def _interrupt(self, jobs: queue.Queue[Task], threads: list[threading.Thread]) -> None:
-        """Ctrl-C: take no new work, close every container, give the workers a moment to return.
-
-        Workers still blocked after INTERRUPT_WAIT_SECONDS are left (daemon threads; the CLI exits
-        with os._exit once every file is written and every container removed)."""
+    def _interrupt(self) -> None:
+        """Ctrl-C: take no new work, close every container, let the pool wind down within seconds."""
         self.stopping.set()
         self.console.print("[yellow]interrupted: closing containers; finished instances are kept[/]")
-        while True:
-            try:
-                jobs.get_nowait()
-            except queue.Empty:
-                break
         self.watchdog.close_all()
-        deadline = time.monotonic() + INTERRUPT_WAIT_SECONDS
         try:
-            for th in threads:
-                th.join(max(0.0, deadline - time.monotonic()))
-            ABANDONED.extend(th for th in threads if th.is_alive())
+            self.pool.interrupt(self)
         except KeyboardInterrupt:
             self.console.print("[red]second interrupt: not waiting for the workers[/]")
 
@@ -274,4 +222,32 @@ class Runner:
             )
             extra = f" ({told})"
         how = "graded from predictions" if rec.exit_status == FROM_PREDICTIONS else f"exit={rec.exit_status}"
-        return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{extra}")
+        where = f"  on {rec.node[:12]}" if rec.node else ""
+        return scrub_text(f"{rec.instance_id}: {mark}  {how}  {rec.duration:.0f}s{where}{extra}")
+
+
+# ----------------------------------------------------------------------------- the pool
+
+
+def containers_per_instance(config: RunConfig) -> int:
+    """The most containers one instance holds at once: its select runs in flight, else one."""
+    search = config.search
+    return min(search.concurrency, search.n) if search.uses_select else 1
+
+
+def make_pool(config: RunConfig) -> Pool:
+    """The pool of `--executor`: threads here, or Ray tasks (eval.ray_executor)."""
+    if config.executor == "ray":
+        return ray_executor().RayPool(config.ray, config.workers, containers_per_instance(config))
+    return ThreadPool(config.workers)
+
+
+def ray_executor() -> ModuleType:
+    """eval.ray_executor, imported on use: Ray is an optional extra."""
+    try:
+        import eval.ray_executor
+    except ModuleNotFoundError as e:
+        if e.name != "ray":
+            raise
+        raise RunnerError("--executor ray needs Ray: pip install 'swe-search[ray]'") from None
+    return eval.ray_executor

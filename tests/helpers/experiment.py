@@ -68,3 +68,28 @@ def run_reduced_experiment(out: Path, *overrides: str, timeout: float = 900) -> 
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return json.loads((out / "experiment.json").read_text(encoding="utf-8"))
+
+
+def experiment_command_plain(config: Path, out: Path, *overrides: str) -> list[str]:
+    """`swe-search experiment` as a command line, with no test policy registered."""
+    return [
+        sys.executable,
+        "-m",
+        "eval.cli",
+        "experiment",
+        "-c",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+        *overrides,
+    ]
+
+
+def run_experiment(cmd: list[str], out: Path, timeout: float = 1500) -> dict[str, Any]:
+    """Run an experiment command to completion, its output in `<out>.log`; return experiment.json."""
+    log = out.with_suffix(".log")
+    with log.open("ab") as f:
+        done = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
+    assert done.returncode == 0, log.read_text(errors="replace")[-5000:]
+    return json.loads((out / "experiment.json").read_text(encoding="utf-8"))
