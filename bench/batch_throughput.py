@@ -121,8 +121,8 @@ def start_ray(workers: int) -> float:
     )
 
     @ray.remote(num_cpus=1)
-    def warm() -> None:  # each worker process imports the runner once, as a long run's workers would have
-        import eval.runner  # noqa: F401
+    def warm() -> None:  # each worker process imports the work once, as a long run's workers would have
+        import eval.instance  # noqa: F401  (SolveAndGrade unpickles from there)
 
         time.sleep(2)
 
