@@ -5,25 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from agent.configfile import CONFIG_DIR, FileConfig, deep_merge, read_config_file, read_yaml
+
 DEFAULT_AGENT_YAML = CONFIG_DIR / "agent.yaml"
-
-
-class ConfigError(ValueError):
-    """A config file is missing or malformed."""
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping from `path`, with a clear error when it is not one."""
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a YAML mapping, not {type(data).__name__}")
-    return data
 
 
 def _default_templates() -> Templates:
@@ -47,10 +33,15 @@ class Templates(BaseModel):
     format_error: str = Field(description="User message after a reply that does not parse. Gets `error`.")
 
 
-class AgentConfig(BaseModel):
-    """Limits and prompts of one agent run. Defaults come from configs/agent.yaml."""
+class AgentConfig(FileConfig):
+    """Limits and prompts of one agent run. Defaults come from configs/agent.yaml.
+
+    The sampling temperature is the search's (search.config.SearchConfig), not the agent's.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    DEFAULTS = DEFAULT_AGENT_YAML
+    WHAT = "agent config"
 
     step_limit: int = Field(80, ge=1, description="Maximum number of agent turns (format errors count).")
     cost_limit: float | None = Field(
@@ -69,9 +60,6 @@ class AgentConfig(BaseModel):
     observation_chars: int = Field(
         12_000, ge=200, description="Observations longer than this are cut in the middle, with a note."
     )
-    temperature: float | None = Field(
-        0.0, description="Sampling temperature of the greedy chooser; None uses the policy's default."
-    )
     window: int = Field(
         100, ge=5, description="Lines shown by `open`, `goto`, the scroll commands and edits."
     )
@@ -79,12 +67,7 @@ class AgentConfig(BaseModel):
     templates: Templates = Field(default_factory=_default_templates, description="The prompt templates.")
 
     @classmethod
-    def load(cls, path: Path | str | None = None, **overrides: Any) -> AgentConfig:
-        """Defaults from configs/agent.yaml, then `path` on top, then keyword overrides."""
-        data = read_yaml(DEFAULT_AGENT_YAML)
-        if path is not None:
-            user = read_yaml(Path(path))
-            data["templates"] = {**data.get("templates", {}), **user.pop("templates", {})}
-            data.update(user)
-        data.update(overrides)
-        return cls.model_validate(data)
+    def read(cls, path: Path | None = None) -> dict[str, Any]:
+        """configs/agent.yaml, with `path` (a partial file: some limits, one template) merged over it."""
+        defaults = read_config_file(DEFAULT_AGENT_YAML)
+        return deep_merge(defaults, read_config_file(path)) if path else defaults

@@ -28,7 +28,7 @@ from agent.stops import (
     TooManyFormatErrors,
 )
 from agent.trajectory import ExitStatus, Trajectory
-from agent.types import Choice, Message, Policy, StepChooser
+from agent.types import Choice, Message, Policy, StepChooser, usage_of
 from envs.types import Env
 
 __all__ = ["Agent", "AgentConfig", "AgentStop", "ExitStatus", "GreedyChooser", "Trajectory"]
@@ -52,10 +52,8 @@ class GreedyChooser:
             action=candidate.action,
             candidates=[candidate],
             error=candidate.error,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost=completion.cost,
             latency=time.monotonic() - start,
+            **usage_of(completion).fields(),
         )
 
 
@@ -73,7 +71,8 @@ class Agent:
     ) -> None:
         self.env, self.policy = env, policy
         self.config = config or AgentConfig()
-        self.chooser = chooser or GreedyChooser(self.config.temperature)
+        # no chooser: greedy at 0, the default of a single greedy run (search.config.SearchConfig)
+        self.chooser = chooser or GreedyChooser(temperature=0.0)
         self.run_id = run_id or getattr(env, "run_id", None) or "adhoc"
         self.metadata = metadata or {}
         self.format_errors = 0

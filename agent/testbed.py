@@ -45,9 +45,9 @@ re-edits would reach 1 - (1 - r)^m = 57.8% / 54.0%. `analytic_pass_at_1` compute
 rather than 0.5 so that most runs show the critic their outcome (the example's output after the edit),
 which both selection and the critic's training data need.
 
-Mind the sampling temperature of a run: a single greedy run samples at agent.temperature, which is 0
-in configs/agent.yaml, and at T = 0 the policy always edits with the first decoy (p_right < 1/2).
-Run the base policy with `agent.temperature=0.9` (or 1); select and lookahead sample at
+Mind the sampling temperature of a run: a single greedy run samples at search.greedy_temperature, which is 0
+in configs/strategies.yaml, and at T = 0 the policy always edits with the first decoy (p_right < 1/2).
+Run the base policy with `--temperature 0.9` (or 1); select and lookahead sample at
 search.temperature (0.9 by default).
 """
 

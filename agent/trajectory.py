@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.redaction import PATCH_WITHHELD, carries_secret, scrub
-from agent.types import Candidate, Choice, Message
+from agent.types import Candidate, Choice, Message, usage_of
 from envs.files import write_atomic
 
 SCHEMA_VERSION = 1
@@ -35,6 +35,8 @@ class ExitStatus(str, Enum):
     policy_error = "policy_error"
     timeout = "timeout"
     secret_in_patch = "secret_in_patch"
+    budget_exhausted = "budget_exhausted"
+    """The instance's search budget (search.budget) ran out; the run stopped cleanly."""
 
 
 class CandidateRecord(BaseModel):
@@ -54,8 +56,18 @@ class CandidateRecord(BaseModel):
         )
 
 
-class Step(BaseModel):
-    """One turn: the chosen reply, the command it ran, and what came back."""
+class Spending(BaseModel):
+    """What policy and critic calls consumed: a step's, or the run's in total (Stats). The three
+    usage fields are agent.types.Usage as stored (`usage_of(step)`)."""
+
+    prompt_tokens: int = Field(0, description="Prompt tokens of the policy calls.")
+    completion_tokens: int = Field(0, description="Completion tokens of the policy calls.")
+    cost: float = Field(0.0, description="USD spent on the policy calls.")
+    critic_calls: int = Field(0, description="Critic requests made.")
+
+
+class Step(Spending):
+    """One turn: the chosen reply, the command it ran, and what came back (and what choosing it cost)."""
 
     index: int = Field(description="0-based turn number.")
     response: str = Field(description="The chosen reply, verbatim.")
@@ -69,24 +81,16 @@ class Step(BaseModel):
     current_file: str | None = Field(None, description="The file open in the tools after the command.")
     candidates: list[CandidateRecord] = Field(default_factory=list, description="Every candidate weighed.")
     chosen_index: int = Field(0, description="Index of the chosen candidate.")
-    prompt_tokens: int = Field(0, description="Prompt tokens of this step's policy calls.")
-    completion_tokens: int = Field(0, description="Completion tokens of this step's policy calls.")
-    cost: float = Field(0.0, description="USD spent on this step's policy calls.")
-    critic_calls: int = Field(0, description="Critic requests made to choose this step's action.")
     latency: float = Field(0.0, description="Seconds spent choosing the action (policy + critic).")
     duration: float = Field(0.0, description="Seconds the command ran in the container.")
     timestamp: float = Field(default_factory=time.time, description="Unix time the step was recorded.")
 
 
-class Stats(BaseModel):
+class Stats(Spending):
     """Totals over the run."""
 
     steps: int = Field(0, description="Number of turns.")
     format_errors: int = Field(0, description="Turns whose reply did not parse.")
-    prompt_tokens: int = Field(0, description="Prompt tokens over all policy calls.")
-    completion_tokens: int = Field(0, description="Completion tokens over all policy calls.")
-    cost: float = Field(0.0, description="USD over all policy calls.")
-    critic_calls: int = Field(0, description="Critic requests over the run.")
     started_at: float = Field(default_factory=time.time, description="Unix time the run started.")
     finished_at: float | None = Field(None, description="Unix time the run ended.")
     wall_time: float = Field(0.0, description="Seconds from start to the last update.")
@@ -129,20 +133,17 @@ class Trajectory(BaseModel):
             timed_out=timed_out,
             candidates=[CandidateRecord.of(c) for c in choice.candidates],
             chosen_index=choice.chosen_index,
-            prompt_tokens=choice.prompt_tokens,
-            completion_tokens=choice.completion_tokens,
-            cost=choice.cost,
             critic_calls=choice.critic_calls,
             latency=choice.latency,
+            **usage_of(choice).fields(),
             **extra,
         )
         self.steps.append(step)
         s = self.stats
         s.steps += 1
         s.format_errors += choice.error is not None
-        s.prompt_tokens += choice.prompt_tokens
-        s.completion_tokens += choice.completion_tokens
-        s.cost += choice.cost
+        for name, total in (usage_of(s) + usage_of(choice)).fields().items():
+            setattr(s, name, total)
         s.critic_calls += choice.critic_calls
         s.wall_time = time.time() - s.started_at
         return step

@@ -1,6 +1,6 @@
 """The vocabulary of one agent step: messages, completions, actions, candidates, choices.
 
-These are the seams that search/ and critic/ code against (see DESIGN.md, "Seams").
+These are the seams that search/ and critic/ code against (docs/contracts.md, "Seams").
 """
 
 from __future__ import annotations
@@ -12,9 +12,43 @@ Message = dict[str, str]
 """A chat message: {"role": "system" | "user" | "assistant", "content": str}."""
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What policy calls consumed: tokens and USD. Values add up with `+`.
+
+    Completion, Choice, the trajectory's Step and Stats carry these three numbers as fields (their
+    constructors and JSON keep them); `usage_of` reads them as one value, and every sum goes through it.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens (what a token budget counts)."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost + other.cost,
+        )
+
+    def fields(self) -> dict[str, Any]:
+        """The three numbers as keyword arguments (for Choice, Step)."""
+        return asdict(self)
+
+
+def usage_of(carrier: Any) -> Usage:
+    """The Usage of anything with prompt_tokens, completion_tokens and cost (Completion, Choice, Step, Stats)."""
+    return Usage(carrier.prompt_tokens, carrier.completion_tokens, carrier.cost)
+
+
 @dataclass
 class Completion:
-    """One sampled reply of the policy, with what it cost."""
+    """One sampled reply of the policy, with what it cost (`usage_of(completion)`)."""
 
     text: str
     prompt_tokens: int = 0
@@ -55,7 +89,8 @@ class Candidate:
 
 @dataclass
 class Choice:
-    """What a StepChooser decided: the completion to act on plus every candidate it weighed."""
+    """What a StepChooser decided: the completion to act on plus every candidate it weighed, and what
+    choosing it consumed (`usage_of(choice)`: every sample of the step, duplicates included)."""
 
     completion: Completion
     action: Action | None

@@ -26,10 +26,11 @@ from rich.console import Console
 from envs.engine import ensure_docker
 from envs.images import build_base, build_task_images
 from envs.tasks import load_tasks
+from eval.batch import run_batch
 from eval.config import RunConfig
 from eval.grading import grade
+from eval.prepare import prepare
 from eval.records import load_records
-from eval.runner import prepare, run_batch
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -120,8 +121,8 @@ def start_ray(workers: int) -> float:
     )
 
     @ray.remote(num_cpus=1)
-    def warm() -> None:  # each worker process imports the runner once, as a long run's workers would have
-        import eval.runner  # noqa: F401
+    def warm() -> None:  # each worker process imports the work once, as a long run's workers would have
+        import eval.instance  # noqa: F401  (SolveAndGrade unpickles from there)
 
         time.sleep(2)
 

@@ -34,7 +34,7 @@ WARMUP = 5
 RESULTS = Path(__file__).parent / "results" / "env_overhead.md"
 
 
-class Runner:
+class OverheadRun:
     """One way of running commands: start() -> run(cmd) ... -> stop()."""
 
     name = ""
@@ -44,7 +44,7 @@ class Runner:
     def stop(self) -> None: ...
 
 
-class Ours(Runner):
+class Ours(OverheadRun):
     name = "swe-search DockerEnv (persistent shell)"
 
     def __init__(self, image: str):
@@ -60,7 +60,7 @@ class Ours(Runner):
         self.env.close()
 
 
-class RawExec(Runner):
+class RawExec(OverheadRun):
     name = "raw `docker exec CID bash -lc CMD`"
 
     def __init__(self, image: str):
@@ -81,7 +81,7 @@ class RawExec(Runner):
         subprocess.run(["docker", "rm", "-f", self.cid], capture_output=True, check=True)
 
 
-class MiniSweAgent(Runner):
+class MiniSweAgent(OverheadRun):
     name = "mini-swe-agent `DockerEnvironment`"
 
     def __init__(self, image: str, client: docker.DockerClient):
@@ -104,7 +104,7 @@ class MiniSweAgent(Runner):
             time.sleep(0.05)
 
 
-def measure(path: Runner, n: int) -> dict[str, float]:
+def measure(path: OverheadRun, n: int) -> dict[str, float]:
     t0 = time.perf_counter()
     path.start()
     ready = time.perf_counter() - t0
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the markdown table")
     args = parser.parse_args()
     client = ensure_docker()
-    paths: list[Callable[[], Runner]] = [
+    paths: list[Callable[[], OverheadRun]] = [
         lambda: Ours(args.image),
         lambda: RawExec(args.image),
         lambda: MiniSweAgent(args.image, client),

@@ -80,36 +80,29 @@ def add_parsers(subparsers: Any) -> None:
     s.set_defaults(func=run_serve)
 
 
-def _flag_overrides(section: str, args: argparse.Namespace, names: dict[str, str]) -> list[str]:
-    out = []
-    for flag, key in names.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            out.append(
-                f"{section}.{key}={value!r}" if isinstance(value, list) else f"{section}.{key}={value}"
-            )
-    return out
+def _flags(section: str, args: argparse.Namespace, names: dict[str, str]) -> dict[str, object]:
+    """flag dest -> `section.key` with the flag's value (None: not given, the YAML's value stays)."""
+    return {f"{section}.{key}": getattr(args, flag, None) for flag, key in names.items()}
 
 
 def _setup_errors_reported(command: str, run: Callable[[], None]) -> int:
     """Run; a config, input or output folder the command cannot start from is one line, exit 2."""
-    from pydantic import ValidationError
-
+    from agent.configfile import ConfigError
     from critic.errors import CriticSetupError
 
     try:
         run()
-    except (CriticSetupError, ValidationError) as e:
+    except (CriticSetupError, ConfigError) as e:
         print(f"swe-search critic {command}: error: {e}", file=sys.stderr)
         return 2
     return 0
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from critic.config import load_config
+    from critic.config import CriticConfig
     from critic.train import train
 
-    flags = _flag_overrides(
+    flags = _flags(
         "train",
         args,
         {
@@ -123,15 +116,15 @@ def run_train(args: argparse.Namespace) -> int:
         },
     )
     return _setup_errors_reported(
-        "train", lambda: train(load_config(args.config, flags + list(args.overrides)).train)
+        "train", lambda: train(CriticConfig.load(args.config, flags, list(args.overrides)).train)
     )
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from critic.config import load_config
+    from critic.config import CriticConfig
     from critic.server import serve
 
-    flags = _flag_overrides(
+    flags = _flags(
         "serve",
         args,
         {
@@ -146,7 +139,7 @@ def run_serve(args: argparse.Namespace) -> int:
         },
     )
     return _setup_errors_reported(
-        "serve", lambda: serve(load_config(args.config, flags + list(args.overrides)).serve)
+        "serve", lambda: serve(CriticConfig.load(args.config, flags, list(args.overrides)).serve)
     )
 
 

@@ -17,7 +17,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from agent import deadline
 from agent.types import Message
 from critic.errors import CriticUnavailable
-from critic.protocol import final_turn
+from critic.protocol import score_last_turn
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +176,8 @@ class HTTPCritic:
             raise
 
     def score_final(self, messages: list[Message]) -> float:
-        """Q of the last assistant turn after the history before it (trajectory selection)."""
-        history, action = final_turn(messages)
-        return self.score(history, [action])[0]
+        """Q of the last assistant turn after the history before it (critic.protocol.score_last_turn)."""
+        return score_last_turn(self, messages)
 
     def close(self) -> None:
         """Free the server's cache for this session and close the connection."""
@@ -245,5 +244,5 @@ class LocalCritic:
         return self.last.values
 
     def score_final(self, messages: list[Message]) -> float:
-        history, action = final_turn(messages)
-        return self.score(history, [action])[0]
+        """Q of the last assistant turn after the history before it (critic.protocol.score_last_turn)."""
+        return score_last_turn(self, messages)

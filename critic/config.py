@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from critic.errors import CriticSetupError
+from agent.configfile import CONFIG_DIR, FileConfig
 
-DEFAULT_YAML = Path(__file__).resolve().parent.parent / "configs" / "critic.yaml"
+DEFAULT_YAML = CONFIG_DIR / "critic.yaml"
 
 
 class CompressionConfig(BaseModel):
@@ -168,31 +166,13 @@ class ServeConfig(BaseModel):
     )
 
 
-class CriticConfig(BaseModel):
-    """configs/critic.yaml: a `train` and a `serve` section."""
+class CriticConfig(FileConfig):
+    """configs/critic.yaml: a `train` and a `serve` section. `CriticConfig.load(path, flags, overrides)`
+    reads it (the one loader: agent.configfile), e.g. with overrides like `train.lr=1e-5`."""
 
     model_config = ConfigDict(extra="forbid")
+    DEFAULTS = DEFAULT_YAML
+    WHAT = "critic config"
 
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training settings.")
     serve: ServeConfig = Field(default_factory=ServeConfig, description="Serving settings.")
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `key.path=value` overrides (values parsed as YAML) to a nested dict, in place."""
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise CriticSetupError(f"override {item!r} is not key.path=value")
-        node = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
-    return data
-
-
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> CriticConfig:
-    """The YAML (configs/critic.yaml by default) with overrides like `train.lr=1e-5`."""
-    path = Path(path) if path else DEFAULT_YAML
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return CriticConfig.model_validate(apply_overrides(data or {}, overrides or []))

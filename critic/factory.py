@@ -1,12 +1,31 @@
-"""The critic for `--critic`: a URL (checked now), a checkpoint folder, `tiny`, `const:V`, or none."""
+"""The critic for `--critic`: a registry of short names, as mini-swe-agent does for its models.
+
+`--critic SPEC` picks a factory by the name before the first ':' (a URL's scheme counts as one):
+`const:V`, `http://...` and `https://...` (comma-separated replicas), `vllm+http://...`, `tiny`;
+a checkpoint folder is a LocalCritic; `none` (or nothing) means no critic. Any other name that is a
+full import path is your own factory: `--critic mypkg.critics.make:arg` calls
+`mypkg.critics.make("mypkg.critics.make:arg", out)`. A factory takes `(spec, out)` (the whole spec
+and the run folder) and returns a Critic (critic.protocol).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from agent.registry import UnknownName, is_import_path, lookup
 from agent.types import Message
 from critic.errors import CriticUnavailable
 from critic.protocol import Critic
+
+CRITICS: dict[str, str] = {
+    "const": "critic.factory.constant_critic",
+    "http": "critic.factory.http_critic",
+    "https": "critic.factory.http_critic",
+    "vllm+http": "critic.factory.vllm_critic",
+    "vllm+https": "critic.factory.vllm_critic",
+    "tiny": "critic.factory.tiny_critic",
+}
+"""Short name -> factory `(spec, out) -> Critic`; a full import path is accepted too."""
 
 
 class ConstantCritic:
@@ -20,41 +39,72 @@ class ConstantCritic:
 
 
 def make_critic(spec: str | None, out: Path) -> Critic | None:
-    """The critic for `--critic`: a URL (checked now), a checkpoint folder, `tiny`, `const:V`, or none."""
+    """The critic for `--critic` (see the module's docstring); CriticUnavailable when it cannot be had."""
     if spec in (None, "", "none"):
         return None
-    if spec.startswith("const:"):
-        return ConstantCritic(float(spec.split(":", 1)[1]))
-    # imported here: LocalCritic and the tiny critic need torch (the optional `critic` extra)
-    from critic.client import HTTPCritic, LocalCritic
-
-    if spec.startswith(("http://", "https://", "vllm+")):
-        if spec.startswith("vllm+"):  # vLLM serves the checkpoint; the client tokenizes (critic.vllm)
-            from critic.vllm import VLLMCritic
-
-            critic = VLLMCritic.from_spec(spec)
-        else:
-            critic = HTTPCritic(spec)
-        try:
-            critic.health()
-        except CriticUnavailable:  # already says what to do
-            raise
-        except Exception as e:  # noqa: BLE001 -- any other failure here means "not answering"
-            raise CriticUnavailable(
-                f"critic at {spec} is not answering ({type(e).__name__}: {e}); start it with "
-                "`swe-search critic serve --checkpoint DIR --port PORT`, or pass another --critic"
-            ) from e
-        return critic
-    if spec == "tiny":
-        path = out / "critic-tiny"
-        if not (path / "config.json").exists():
-            from critic.model import make_tiny_critic
-
-            make_tiny_critic(path)
-        return LocalCritic(path)
+    name = spec.split(":", 1)[0]
     path = Path(spec).expanduser()
-    if not path.is_dir():
+    if name not in CRITICS and path.is_dir():
+        return checkpoint_critic(spec, out)
+    if name not in CRITICS and not is_import_path(name):
         raise CriticUnavailable(
-            f"--critic {spec!r} is neither an http(s) URL, a checkpoint folder, 'tiny' nor 'const:V'"
+            f"--critic {spec!r} is neither an http(s) URL, a checkpoint folder, 'tiny', 'const:V' "
+            "nor the import path of a critic factory"
         )
+    try:
+        factory = lookup(name, CRITICS, "critic")
+    except UnknownName as e:
+        raise CriticUnavailable(str(e)) from e
+    return factory(spec, out)
+
+
+def constant_critic(spec: str, out: Path) -> Critic:
+    """`const:V`: a ConstantCritic of value V."""
+    return ConstantCritic(float(spec.split(":", 1)[1]))
+
+
+def http_critic(spec: str, out: Path) -> Critic:
+    """`http(s)://host:port[,...]`: our critic server (HTTPCritic), checked now."""
+    from critic.client import HTTPCritic  # httpx; imported only when used
+
+    return _answering(HTTPCritic(spec), spec)
+
+
+def vllm_critic(spec: str, out: Path) -> Critic:
+    """`vllm+http://host:port?tokenizer=CKPT`: vLLM serves the checkpoint, the client tokenizes (critic.vllm)."""
+    from critic.vllm import VLLMCritic
+
+    return _answering(VLLMCritic.from_spec(spec), spec)
+
+
+def tiny_critic(spec: str, out: Path) -> Critic:
+    """`tiny`: a tiny untrained critic, made in the run folder once (needs torch: the `critic` extra)."""
+    from critic.client import LocalCritic
+
+    path = out / "critic-tiny"
+    if not (path / "config.json").exists():
+        from critic.model import make_tiny_critic
+
+        make_tiny_critic(path)
     return LocalCritic(path)
+
+
+def checkpoint_critic(spec: str, out: Path) -> Critic:
+    """A checkpoint folder: LocalCritic, in-process (needs torch: the `critic` extra)."""
+    from critic.client import LocalCritic
+
+    return LocalCritic(Path(spec).expanduser())
+
+
+def _answering(critic: Critic, spec: str) -> Critic:
+    """`critic` once its server answers GET /health; CriticUnavailable saying how to start it otherwise."""
+    try:
+        critic.health()  # type: ignore[attr-defined]
+    except CriticUnavailable:  # already says what to do
+        raise
+    except Exception as e:  # noqa: BLE001 -- any other failure here means "not answering"
+        raise CriticUnavailable(
+            f"critic at {spec} is not answering ({type(e).__name__}: {e}); start it with "
+            "`swe-search critic serve --checkpoint DIR --port PORT`, or pass another --critic"
+        ) from e
+    return critic

@@ -19,3 +19,12 @@ def final_turn(messages: list[Message]) -> tuple[list[Message], str]:
         if messages[i]["role"] == "assistant":
             return messages[:i], messages[i]["content"]
     raise ValueError("the trajectory has no assistant turn to score")
+
+
+def score_last_turn(critic: Critic, messages: list[Message]) -> float:
+    """Q of the last assistant turn after the history before it: trajectory selection's value.
+
+    Raises ValueError when there is no assistant turn.
+    """
+    history, action = final_turn(messages)
+    return float(critic.score(history, [action])[0])

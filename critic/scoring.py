@@ -246,7 +246,7 @@ class Scorer:
             return out
 
     @torch.inference_mode()
-    def turn_values(self, messages: list[Message]) -> list[float]:
+    def values_by_turn(self, messages: list[Message]) -> list[float]:
         """V at every agent turn's marker of a whole trajectory (the windows of critic.serialize)."""
         with self.lock:
             return windows_values(self.model, self.serializer.windows(messages), self.device)
@@ -364,8 +364,7 @@ def _plan(new: list[int], candidates: list[list[int]], budget: int) -> list[_Row
     unless one candidate is. New history of at most a quarter of the first candidate group's tokens
     (a session's next step: ~170 tokens against K=8 x 150) rides in the candidates' row, which saves
     a forward; longer new history runs on its own, where plain causal attention skips the masked
-    half that the candidates' dense block mask computes (at 1k tokens cold, 4.2x instead of 6.5x
-    one history forward on the tiny CPU model)."""
+    half that the candidates' dense block mask computes (measured in BENCHMARKS.md, critic scoring)."""
     groups: list[list[list[int]]] = [[]]
     for cand in candidates:
         if groups[-1] and sum(map(len, groups[-1])) + len(cand) > budget:

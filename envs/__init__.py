@@ -1,5 +1,9 @@
 """Task environments: the Docker engine, base and task images, task sources, and DockerEnv.
 
+As SWE-ReX keeps deployment apart from the runtime: `envs.container` creates, labels, limits,
+copies into and removes containers (the agent's and grading's); `envs.shell` is the persistent
+shell inside one; `envs.docker.DockerEnv` is the Env over the two.
+
 `DockerEnv` and `load_tasks` are imported lazily, so `import envs` stays light (no docker-py).
 """
 

@@ -225,7 +225,7 @@ def _images_build(args: argparse.Namespace) -> int:
 
 
 def _envs_cleanup(args: argparse.Namespace) -> int:
-    from envs.docker import cleanup, live_containers
+    from envs.container import cleanup, live_containers
 
     removed = cleanup(run_id=args.run_id, all_owners=args.all_owners)
     kept = live_containers(args.run_id)

@@ -24,24 +24,38 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from envs.types import EnvError, Task
+from envs.fixcommit import (
+    DEFAULT_TESTS,
+    TEST_MODULE,
+    Change,
+    NewTask,
+    NewTaskError,
+    check_id,
+    default_id,
+    read_change,
+    run_git,
+)
+from envs.types import Task
+
+__all__ = [
+    "DEFAULT_TESTS",
+    "NewTask",
+    "NewTaskError",
+    "check_grading",
+    "derive_tests",
+    "new_task",
+    "write_task",
+]
 
 if TYPE_CHECKING:
     import docker
 
-DEFAULT_TESTS = ("tests/*", "test/*", "*/tests/*", "*/test/*", "test_*.py", "*_test.py", "conftest.py")
-"""Test files by default: fnmatch patterns; one without `/` matches the file name, one with `/` the
-path from the repository root (`*` crosses folders)."""
-TEST_MODULE = ("test_*.py", "*_test.py")
-"""The files of the test changes that pytest is pointed at."""
 WORKDIR = "/testbed"
 VENV = "/opt/venv"
 HEREDOC = "EOF_SWE_SEARCH_TEST_PATCH"
@@ -86,44 +100,6 @@ git -c core.fileMode=false diff {sha}
 {restore}"""
 
 
-class NewTaskError(EnvError):
-    """The task cannot be made as asked: bad input, or tests that do not separate the fix."""
-
-
-@dataclass
-class NewTask:
-    """What `swe-search tasks new` was asked for."""
-
-    repo: Path
-    commit: str
-    out: Path
-    instance_id: str | None = None
-    tests: Sequence[str] = DEFAULT_TESTS
-    python: str = "3.11"
-    wheels: Path | None = None
-    issue: Path | None = None
-    install_project: bool = True
-    timeout: float = 900.0
-
-
-@dataclass
-class Change:
-    """The fix, read from the repository."""
-
-    base: str
-    fix: str
-    gold_files: list[str]
-    test_files: list[str]
-    gold_patch: str
-    test_patch: str
-    message: str
-    created_at: str
-    repo_name: str
-    version: str
-    deleted: set[str] = field(default_factory=set)
-    created: set[str] = field(default_factory=set)
-
-
 def new_task(
     spec: NewTask,
     run_id: str | None = None,
@@ -141,7 +117,7 @@ def new_task(
     base_image = base_tag(spec.python)  # an unknown --python fails here, before any work
     change = read_change(spec)
     instance_id = spec.instance_id or default_id(change)
-    _check_id(instance_id)
+    check_id(instance_id)
     statement, wheels = _problem_statement(spec, change), _find_wheels(spec.wheels)
     task_dir = spec.out / "tasks" / instance_id
     if task_dir.exists():
@@ -170,108 +146,6 @@ def new_task(
         raise
     say(f"{instance_id}: FAIL_TO_PASS {len(f2p)}, PASS_TO_PASS {len(p2p)}; wrote {task_dir}")
     return task_dir
-
-
-# ---- reading the fix ------------------------------------------------------------------------------
-
-
-def read_change(spec: NewTask) -> Change:
-    """The base and fix commits, the split patches and the metadata, from the local repository."""
-    repo = spec.repo.expanduser().resolve()
-    if not (repo / ".git").exists() and _git(repo, "rev-parse", "--git-dir", check=False) is None:
-        raise NewTaskError(f"{spec.repo} is not a git repository")
-    if ".." in spec.commit:
-        base_ref, _, fix_ref = spec.commit.partition("..")
-        base, fix = _commit(repo, base_ref.lstrip(".") or "HEAD"), _commit(repo, fix_ref or "HEAD")
-        if _git(repo, "merge-base", "--is-ancestor", base, fix, check=False) is None:
-            raise NewTaskError(f"{base_ref} is not an ancestor of {fix_ref}: the range has no base")
-    else:
-        fix = _commit(repo, spec.commit)
-        base = _commit(repo, f"{fix}^", what=f"the parent of {spec.commit}")
-    status = _git(repo, "diff", "--name-status", "--no-renames", "-z", base, fix) or ""
-    fields = status.split("\0")
-    gold, tests, deleted, created = [], [], set(), set()
-    for kind, path in zip(fields[0::2], fields[1::2], strict=False):
-        (tests if is_test_file(path, spec.tests) else gold).append(path)
-        if kind.startswith("D"):
-            deleted.add(path)
-        if kind.startswith("A"):
-            created.add(path)
-    patterns = ", ".join(spec.tests)
-    if not tests:
-        raise NewTaskError(
-            f"the fix {spec.commit} changes no test file (patterns: {patterns}): a task needs the tests "
-            "that show the bug; pass --tests GLOB if yours live elsewhere"
-        )
-    if not gold:
-        raise NewTaskError(
-            f"the fix {spec.commit} changes only test files (patterns: {patterns}): nothing to fix"
-        )
-    message = _git(repo, "log", "--reverse", "--format=%B", f"{base}..{fix}") or ""
-    return Change(
-        base=base,
-        fix=fix,
-        gold_files=gold,
-        test_files=tests,
-        gold_patch=_patch(repo, base, fix, gold),
-        test_patch=_patch(repo, base, fix, tests),
-        message=message.strip(),
-        created_at=(_git(repo, "show", "-s", "--format=%cI", fix) or "").strip(),
-        repo_name=_repo_name(repo),
-        version=(_git(repo, "describe", "--tags", "--abbrev=0", base, check=False) or "0.0").strip(),
-        deleted=deleted,
-        created=created,
-    )
-
-
-def is_test_file(path: str, patterns: Sequence[str]) -> bool:
-    """Whether `path` (from the repository root) matches one of the test patterns."""
-    name = PurePosixPath(path).name
-    return any(fnmatch.fnmatchcase(path if "/" in p else name, p) for p in patterns)
-
-
-def default_id(change: Change) -> str:
-    """owner__name-<short fix sha>, the shape of SWE-bench ids."""
-    owner, _, name = change.repo_name.partition("/")
-    return f"{owner}__{name}-{change.fix[:7]}"
-
-
-def _commit(repo: Path, ref: str, what: str | None = None) -> str:
-    sha = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-    if not sha:
-        raise NewTaskError(f"{what or ref!r} is not a commit of {repo}")
-    return sha.strip()
-
-
-def _patch(repo: Path, base: str, fix: str, paths: list[str]) -> str:
-    specs = [f":(literal){p}" for p in paths]
-    return (
-        _git(repo, "diff", "--binary", "--no-renames", "--no-color", "--no-ext-diff", base, fix, "--", *specs)
-        or ""
-    )
-
-
-def _repo_name(repo: Path) -> str:
-    url = (_git(repo, "remote", "get-url", "origin", check=False) or "").strip()
-    found = re.search(r"[:/]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", url)
-    return f"{found.group(1)}/{found.group(2)}" if found else f"local/{repo.name}"
-
-
-def _git(repo: Path, *args: str, check: bool = True) -> str | None:
-    """Git's stdout; None when it fails and not `check`."""
-    done = subprocess.run(
-        ["git", "-c", "core.quotepath=false", *args], cwd=repo, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        if check:
-            raise NewTaskError(f"git {' '.join(args[:3])} failed in {repo}: {done.stderr.strip()}")
-        return None
-    return done.stdout
-
-
-def _check_id(instance_id: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", instance_id):
-        raise NewTaskError(f"bad instance id {instance_id!r}: use letters, digits, '_', '.' and '-'")
 
 
 # ---- writing the task -----------------------------------------------------------------------------
@@ -317,7 +191,7 @@ def write_task(
     repo = spec.repo.expanduser().resolve()
     _write_base_tar(repo, change.base, task_dir / "base.tar")
     has_project = any(
-        _git(repo, "cat-file", "-e", f"{change.base}:{f}", check=False) is not None
+        run_git(repo, "cat-file", "-e", f"{change.base}:{f}", check=False) is not None
         for f in ("pyproject.toml", "setup.py")
     )
     install = (WHEELS_STEP if wheels else "") + (PROJECT_STEP if spec.install_project and has_project else "")
@@ -368,7 +242,7 @@ def render_eval_script(change: Change) -> str:
             f"the test changes ({', '.join(change.test_files)}) hold no test module ({' or '.join(TEST_MODULE)})"
         )
     existing = [f for f in change.test_files if f not in change.created]
-    reset = f"git checkout {change.base} -- {_words(existing)}\n" if existing else ""
+    reset = f"git checkout {change.base} -- {_shell_words(existing)}\n" if existing else ""
     new = [f for f in change.test_files if f in change.created]
     reset += "".join(f"rm -f {shlex.quote(f)}\n" for f in new)
     patch = change.test_patch if change.test_patch.endswith("\n") else change.test_patch + "\n"
@@ -379,12 +253,12 @@ def render_eval_script(change: Change) -> str:
         heredoc=HEREDOC,
         test_patch=patch,
         pytest=PYTEST,
-        modules=_words(modules),
-        restore=f"git checkout {change.base} -- {_words(existing)}\n" if existing else "",
+        modules=_shell_words(modules),
+        restore=f"git checkout {change.base} -- {_shell_words(existing)}\n" if existing else "",
     )
 
 
-def _words(paths: Sequence[str]) -> str:
+def _shell_words(paths: Sequence[str]) -> str:
     return " ".join(shlex.quote(p) for p in paths)
 
 
@@ -417,10 +291,10 @@ def _write_base_tar(repo: Path, sha: str, target: Path) -> None:
     """A tar of `.git` holding one commit, `sha` (shallow): the Dockerfile's ADD unpacks it in /testbed."""
     with tempfile.TemporaryDirectory(prefix="swe-search-newtask-") as tmp:
         git_dir = Path(tmp) / "git"
-        _git(Path(tmp), "init", "-q", "--bare", str(git_dir))
-        _git(git_dir, "-c", "protocol.version=2", "fetch", "-q", "--depth", "1", repo.as_uri(), sha)
-        _git(git_dir, "update-ref", "refs/heads/main", sha)
-        _git(git_dir, "symbolic-ref", "HEAD", "refs/heads/main")
+        run_git(Path(tmp), "init", "-q", "--bare", str(git_dir))
+        run_git(git_dir, "-c", "protocol.version=2", "fetch", "-q", "--depth", "1", repo.as_uri(), sha)
+        run_git(git_dir, "update-ref", "refs/heads/main", sha)
+        run_git(git_dir, "symbolic-ref", "HEAD", "refs/heads/main")
         for junk in ("hooks", "logs"):
             shutil.rmtree(git_dir / junk, ignore_errors=True)
         for junk in ("FETCH_HEAD", "description"):

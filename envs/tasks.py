@@ -38,7 +38,7 @@ def load_tasks(
     split: str = "test",
 ) -> list[Task]:
     """Load tasks from a dataset (see the module docstring) and apply the filters."""
-    tasks = [row_to_task(row, where) for where, row in _rows(str(dataset), split)]
+    tasks = [row_to_task(row, where) for where, row in _dataset_rows(str(dataset), split)]
     if filter:
         try:
             pattern = re.compile(filter)
@@ -103,7 +103,7 @@ def parse_slice(text: str) -> slice:
     return slice(*values)
 
 
-def _rows(dataset: str, split: str) -> list[tuple[str, dict[str, Any]]]:
+def _dataset_rows(dataset: str, split: str) -> list[tuple[str, dict[str, Any]]]:
     """(where, row) pairs from any supported source."""
     path = Path(dataset).expanduser()
     if path.is_dir():

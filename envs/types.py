@@ -79,7 +79,7 @@ def _as_list(value: Any) -> list[str]:
 
 
 class Env(Protocol):
-    """A live task container. See DESIGN.md, "Seams"."""
+    """A live task container. See docs/contracts.md, "Seams"."""
 
     task: Task
 

@@ -7,7 +7,7 @@ of the draws. The task picks are shared by every pool and seed of one `Bootstrap
 such as lookahead - base are paired over tasks); each pool resamples its own runs.
 
 Per task, on a (re)sampled pool of R runs, with n = min(N, R) and runs ranked in the order of
-search.select.choose (eval.report.rank_key; best first), the expected Pass@1 over the
+search.select.choose (search.select.rank_key; best first), the expected Pass@1 over the
 uniformly drawn n-subsets of the pool is, in closed form (so that thousands of draws stay cheap):
 - mean:   the share of resolved runs;
 - select: sum_j resolved(j-th best) * C(R-1-j, n-1) / C(R, n) (the j-th best is chosen when it is
@@ -15,7 +15,7 @@ uniformly drawn n-subsets of the pool is, in closed form (so that thousands of d
 - oracle: 1 - C(R - resolved, n) / C(R, n);
 - random: a uniform pick among the subset's preferred runs (all runs when none is):
           P(some preferred) * resolved_preferred / preferred + P(none) * resolved_other / other.
-These equal eval.report.selection_curve's exact enumeration (tests/eval/test_experiment.py checks it).
+These equal eval.selection_stats.selection_curve's exact enumeration (tests/eval/test_experiment.py checks it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.report import RunView, rank_key
+from eval.selection_stats import RunView
+from search.select import rank_key
 
 STATS = ("mean", "select", "random", "oracle")
 

@@ -1,9 +1,9 @@
 """The configuration of one batch run (`swe-search run`), read from YAML in configs/.
 
 Resolution order, later wins: configs/run.yaml (or the file given with `-c`), the CLI flags,
-then `key.path=value` overrides. A YAML file may name a base with `extends: other.yaml`, and
-the `search` and `agent` sections may name a file (`search: strategies.yaml`), both resolved
-relative to the file that names them.
+then `key.path=value` overrides, through the one loader (agent.configfile.FileConfig). A YAML file
+may name a base with `extends: other.yaml`, and the `search` and `agent` sections may name a file
+(`search: strategies.yaml`), both resolved relative to the file that names them.
 """
 
 from __future__ import annotations
@@ -12,20 +12,17 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.config import AgentConfig
+from agent.configfile import CONFIG_DIR, FileConfig
 from agent.redaction import scrub
 from envs.settings import ContainerSettings
 from search.config import SearchConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+__all__ = ["CONFIG_DIR", "DEFAULT_RUN_YAML", "RayConfig", "RunConfig", "parse_shard"]
+
 DEFAULT_RUN_YAML = CONFIG_DIR / "run.yaml"
-
-
-class RunConfigError(ValueError):
-    """The run configuration is malformed: a bad YAML file, override or value."""
 
 
 class RayConfig(BaseModel):
@@ -47,10 +44,13 @@ class RayConfig(BaseModel):
     )
 
 
-class RunConfig(BaseModel):
+class RunConfig(FileConfig):
     """Everything `swe-search run` needs: what to solve, with which policy and strategy, and how."""
 
     model_config = ConfigDict(extra="forbid")
+    DEFAULTS = DEFAULT_RUN_YAML
+    FILE_SECTIONS = ("search", "agent")
+    WHAT = "run config"
 
     # what to run on
     dataset: str = Field(
@@ -135,100 +135,6 @@ class RunConfig(BaseModel):
     def public_dict(self) -> dict[str, Any]:
         """The effective config as plain data with secrets redacted (for config.yaml and the report)."""
         return scrub(self.model_dump(mode="json"))
-
-    @classmethod
-    def load(
-        cls,
-        path: Path | str | None = None,
-        flags: dict[str, Any] | None = None,
-        overrides: list[str] | None = None,
-    ) -> RunConfig:
-        """Read `path` (configs/run.yaml by default), then apply flags and `key.path=value` overrides."""
-        data = read_config_file(Path(path) if path else DEFAULT_RUN_YAML)
-        for key, value in (flags or {}).items():
-            if value is not None:
-                set_path(data, key, value)
-        for item in overrides or []:
-            key, value = parse_override(item)
-            set_path(data, key, value)
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            raise RunConfigError(one_line(e)) from e
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """A YAML mapping with `extends:` bases merged in and `search`/`agent` file references expanded."""
-    data = _read_yaml(path)
-    base_name = data.pop("extends", None)
-    base = read_config_file(_near(path, base_name)) if base_name else {}
-    for section in ("search", "agent"):
-        if isinstance(data.get(section), str):
-            data[section] = read_config_file(_near(path, data[section]))
-    return deep_merge(base, data)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise RunConfigError(f"config file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise RunConfigError(f"{path} is not valid YAML: {e}") from e
-    if not isinstance(data, dict):
-        raise RunConfigError(f"{path} must hold a YAML mapping, not {type(data).__name__}")
-    return data
-
-
-def _near(path: Path, name: str) -> Path:
-    """`name` relative to the folder of the file that names it."""
-    p = Path(name)
-    return p if p.is_absolute() else path.parent / p
-
-
-def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    """`top` over `base`, merging nested mappings key by key."""
-    out = dict(base)
-    for k, v in top.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def parse_override(item: str) -> tuple[str, Any]:
-    """'search.k=8' -> ('search.k', 8). The value is read as YAML, so 8, true, null and [a, b] work."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key.strip() or not re.fullmatch(r"[A-Za-z_][\w.]*", key.strip()):
-        raise RunConfigError(f"override {item!r} is not of the form key.path=value")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as e:
-        raise RunConfigError(f"override {item!r}: the value is not valid YAML ({e})") from e
-    return key.strip(), value
-
-
-def set_path(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set data['a']['b'] = value for key 'a.b', creating the mappings on the way."""
-    *parents, last = key.split(".")
-    node = data
-    for p in parents:
-        if not isinstance(node.get(p), dict):
-            node[p] = {}
-        node = node[p]
-    node[last] = value
-
-
-def one_line(error: ValidationError) -> str:
-    """A pydantic error as one line naming the key: 'container.mem_limit: ... (and 1 more error)'."""
-    errors = error.errors()
-    first = errors[0]
-    key = ".".join(str(part) for part in first["loc"]) or "config"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "no such setting"
-    elif "input" in first and first["type"] not in ("missing", "value_error"):
-        message = f"{message} (got {repr(first['input'])[:80]})"
-    more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-    return f"invalid run config: {key}: {message}{more}"
 
 
 def parse_shard(spec: str) -> tuple[int, int]:

@@ -33,20 +33,15 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from agent.policies import policy_factory
 from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.types import Task
 from eval import report as run_reports
+from eval.batch import run_batch
 from eval.config import RunConfig
 from eval.experiment_config import TINY, ExperimentConfig, SplitRule
-from eval.runner import (
-    lock_folder,
-    make_policy_factory,
-    prepare,
-    run_batch,
-    select_tasks,
-    unlock_folder,
-)
+from eval.prepare import lock_folder, prepare, select_tasks, unlock_folder
 
 PHASES = ("collect", "train", "evaluate")
 POOLS = ("base", "lookahead", "const")
@@ -294,7 +289,7 @@ class Experiment:
         self.progress = progress
         self.splits = resolve_splits(config)
         # a missing API key or an unknown model fails here, before any container starts
-        make_policy_factory(config.run.model, config.run.base_url, **config.run.policy)
+        policy_factory(config.run.model, config.run.base_url, **config.run.policy)
         ensure_docker()
 
     def run(self) -> bool:

@@ -1,7 +1,7 @@
 """The configuration of `swe-search experiment`, read from YAML (configs/experiment.yaml).
 
 Resolution order, later wins: the YAML file (or configs/experiment.yaml), the CLI flags, then
-`key.path=value` overrides, through eval.config's loader (so `extends:` works here too). The
+`key.path=value` overrides, through the one loader (agent.configfile, so `extends:` works here too). The
 `run` section is a `swe-search run` config (eval.config.RunConfig) laid over configs/run.yaml: it
 holds the policy, agent limits, containers and timeouts shared by every phase; the experiment sets
 each phase's dataset, instances, search strategy, critic and run folder itself.
@@ -12,19 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.configfile import FileConfig, deep_merge, near, read_config_file
 from agent.redaction import scrub
 from critic.config import TrainConfig
-from eval.config import (
-    DEFAULT_RUN_YAML,
-    RunConfig,
-    RunConfigError,
-    deep_merge,
-    parse_override,
-    read_config_file,
-    set_path,
-)
+from eval.config import DEFAULT_RUN_YAML, RunConfig
 
 DEFAULT_EXPERIMENT_YAML = DEFAULT_RUN_YAML.parent / "experiment.yaml"
 TINY = "tiny"
@@ -34,12 +27,8 @@ RUN_FIELDS_SET_PER_PHASE = ("dataset", "instances", "slice", "filter", "shuffle"
 """RunConfig fields the experiment sets for every phase; a value given in the `run` section is an error."""
 
 
-class ExperimentConfigError(RunConfigError):
-    """The experiment configuration is malformed (a bad file, override, value or split)."""
-
-
-class Selection(BaseModel):
-    """Which tasks of a dataset to use (eval.runner.select_tasks), before the split is applied."""
+class TaskSelection(BaseModel):
+    """Which tasks of a dataset to use (eval.prepare.select_tasks), before the split is applied."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -150,10 +139,12 @@ class ReportConfig(BaseModel):
     seed: int = Field(0, description="Seed of the bootstrap.")
 
 
-class ExperimentConfig(BaseModel):
+class ExperimentConfig(FileConfig):
     """Everything `swe-search experiment` needs: the splits, the policy, and each phase's settings."""
 
     model_config = ConfigDict(extra="forbid")
+    DEFAULTS = DEFAULT_EXPERIMENT_YAML
+    WHAT = "experiment config"
 
     out: Path = Field(Path("runs/experiment"), description="Experiment folder (one subfolder per seed).")
     dataset: str | None = Field(
@@ -166,11 +157,11 @@ class ExperimentConfig(BaseModel):
         None, description="The held-out split's own dataset, e.g. verified (with `train_dataset`)."
     )
     split: SplitRule | None = Field(None, description="How `dataset` is cut; see SplitRule.")
-    train_select: Selection = Field(
-        default_factory=Selection, description="Tasks of the train dataset to use (before the split)."
+    train_select: TaskSelection = Field(
+        default_factory=TaskSelection, description="Tasks of the train dataset to use (before the split)."
     )
-    eval_select: Selection = Field(
-        default_factory=Selection, description="Tasks of the held-out dataset to use (before the split)."
+    eval_select: TaskSelection = Field(
+        default_factory=TaskSelection, description="Tasks of the held-out dataset to use (before the split)."
     )
     seeds: list[int] = Field(
         default_factory=lambda: [0],
@@ -242,33 +233,13 @@ class ExperimentConfig(BaseModel):
         return scrub(self.model_dump(mode="json", exclude={"out"}))
 
     @classmethod
-    def load(
-        cls,
-        path: Path | str | None = None,
-        flags: dict[str, Any] | None = None,
-        overrides: list[str] | None = None,
-    ) -> ExperimentConfig:
-        """Read `path` (configs/experiment.yaml by default), then apply flags and key.path=value overrides."""
-        path = Path(path) if path else DEFAULT_EXPERIMENT_YAML
-        try:
-            data = read_config_file(path)
-            run = data.get("run") or {}
-            if isinstance(run, str):  # a run config file, relative to this one
-                run_path = Path(run) if Path(run).is_absolute() else path.parent / run
-                run = read_config_file(run_path)
-            data["run"] = deep_merge(read_config_file(DEFAULT_RUN_YAML), run)
-            for key, value in (flags or {}).items():
-                if value is not None:
-                    set_path(data, key, value)
-            for item in overrides or []:
-                set_path(data, *parse_override(item))
-        except RunConfigError as e:
-            raise ExperimentConfigError(str(e)) from e
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            problems = [
-                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg'].removeprefix('Value error, ')}"
-                for err in e.errors()
-            ]
-            raise ExperimentConfigError(f"invalid experiment config ({path}): {'; '.join(problems)}") from e
+    def read(cls, path: Path | None = None) -> dict[str, Any]:
+        """The experiment file, its `run` section (a mapping, or a run config file relative to it)
+        laid over configs/run.yaml."""
+        path = path or DEFAULT_EXPERIMENT_YAML
+        data = read_config_file(path)
+        run = data.get("run") or {}
+        if isinstance(run, str):
+            run = read_config_file(near(path, run), RunConfig.FILE_SECTIONS)
+        data["run"] = deep_merge(RunConfig.read(), run)
+        return data

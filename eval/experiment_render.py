@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.report import _table
+from eval.report import _table, plot_q_by_step
 
 TABLE = ("base", "lookahead", "select", "both")
 """The paper's columns."""
@@ -333,20 +333,8 @@ def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any])
     fig, ax = plt.subplots(figsize=(6, 4))
     drawn = False
     for seed, data in plot_data.items():
-        series = data["q_series"] or {}
-        for group, color in (("resolved", "tab:green"), ("unresolved", "tab:red")):
-            for s in series.get(group, []):
-                ax.plot(range(len(s)), s, color=color, alpha=0.2, linewidth=0.8)
-                drawn = True
-            means = ((report["results"][seed]["q_by_step"] or {}).get("q_by_step") or {}).get(group, [])
-            if means:
-                ax.plot(
-                    [m["step"] for m in means],
-                    [m["mean"] for m in means],
-                    color=color,
-                    linewidth=2,
-                    label=f"{group} (seed {seed})",
-                )
+        means = (report["results"][seed]["q_by_step"] or {}).get("q_by_step") or {}
+        drawn |= plot_q_by_step(ax, data["q_series"] or {}, means, alpha=0.2, label=f" (seed {seed})")
     ax.set_xlabel("step")
     ax.set_ylabel("chosen Q")
     ax.set_title("Q along the steps of lookahead runs")

@@ -36,7 +36,8 @@ from eval.experiment import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, 
 from eval.experiment_config import ExperimentConfig
 from eval.experiment_render import CONTROLS, TABLE, render_markdown, write_plots
 from eval.records import RunRecord, load_records
-from eval.report import RunView, lookahead_stats, selection_curve
+from eval.report import lookahead_stats
+from eval.selection_stats import RunView, selection_curve
 
 EXPERIMENT_SCHEMA_VERSION = 1
 VOLATILE_KEYS = frozenset({"generated_at", "folder", "timing", "wall_time", "seconds"})

@@ -13,16 +13,9 @@ nothing to disk.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
 import shlex
-import tarfile
 import tempfile
-import threading
 import time
-import uuid
-from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -30,16 +23,15 @@ from typing import Any
 
 import docker
 import docker.errors
-from docker.models.containers import Container
 from pydantic import BaseModel, Field
 from swebench.harness.constants import START_TEST_OUTPUT
 from swebench.harness.grading import get_eval_report
 from swebench.harness.run_evaluation import GIT_APPLY_CMDS
 from swebench.harness.utils import make_test_spec
 
-from envs.docker import owner_labels
+from envs.container import create_container, exec_script, put_files, running_container
 from envs.settings import ContainerSettings
-from envs.types import ImageNotFound, Task
+from envs.types import Task
 
 DEFAULT_TIMEOUT = 1800.0
 MODEL_NAME = "swe-search"
@@ -78,13 +70,6 @@ class Grade(BaseModel):
 
 class GradingInfraError(Exception):
     """The environment failed (image, container, task data), not the patch."""
-
-
-@dataclass(frozen=True)
-class _ExecResult:
-    output: str
-    exit_code: int | None
-    timed_out: bool
 
 
 def grade(
@@ -135,25 +120,16 @@ def _grade(
     client = client or _default_client()  # only now: an empty patch needs no Docker at all
     spec = make_test_spec(task.instance)
     image = task.image or spec.image
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise ImageNotFound(
-            f"image {image} is not built; build it with `swe-search images build` first"
-        ) from None
-
-    with _GradingContainer(client, image, task, run_id, settings) as container:
-        _put_files(
-            container,
-            {
-                PATCH_PATH: patch,
-                TEST_PATCH_PATH: task.instance.get("test_patch") or "",
-                EVAL_PATH: spec.eval_script,
-            },
-        )
-        prepared = _exec(
-            container, _prepare_script(task, bool(patch.strip())), timeout=120, workdir=task.workdir
-        )
+    created = create_container(client, task, run_id, settings, image=image, kind="grade")
+    with running_container(client, created) as container:
+        files = {
+            PATCH_PATH: patch,
+            TEST_PATCH_PATH: task.instance.get("test_patch") or "",
+            EVAL_PATH: spec.eval_script,
+        }
+        put_files(client, container.id, {path: text.encode() for path, text in files.items()})
+        script = _prepare_script(task, bool(patch.strip()))
+        prepared = exec_script(client, container.id, script, timeout=120, workdir=task.workdir)
         if prepared.exit_code == _TEST_PATCH_BROKEN:
             return _grade_of(
                 task,
@@ -167,7 +143,9 @@ def _grade(
             )
         if prepared.exit_code != 0:
             raise GradingInfraError(f"preparing the container failed (exit {prepared.exit_code})")
-        ran = _exec(container, f"/bin/bash {EVAL_PATH}", timeout=timeout, workdir=task.workdir)
+        ran = exec_script(
+            client, container.id, f"/bin/bash {EVAL_PATH}", timeout=timeout, workdir=task.workdir
+        )
 
     log = f"{prepared.output}\n{ran.output}"
     if ran.timed_out:
@@ -261,74 +239,3 @@ def _prepare_script(task: Task, has_patch: bool) -> str:
             "echo '>>>>> Applied Patch'",
         ]
     return "\n".join(lines) + "\n"
-
-
-class _GradingContainer:
-    """A started, labelled, limited container, force-removed on exit (no 10 s stop grace)."""
-
-    def __init__(
-        self, client: docker.DockerClient, image: str, task: Task, run_id: str, settings: ContainerSettings
-    ) -> None:
-        self._client, self._image, self._task, self._run_id = client, image, task, run_id
-        self._settings = settings
-        self._container: Container | None = None
-
-    def __enter__(self) -> Container:
-        name = re.sub(r"[^a-zA-Z0-9_.-]", "_", f"swe-search-grade.{self._run_id}.{self._task.instance_id}")
-        self._container = self._client.containers.run(
-            self._image,
-            command=["tail", "-f", "/dev/null"],
-            name=f"{name}.{uuid.uuid4().hex[:8]}",
-            detach=True,
-            init=True,  # reaps what a patch's processes leave behind, so zombies do not hold pids
-            working_dir=self._task.workdir,
-            labels=owner_labels(self._run_id, self._task.instance_id),
-            **self._settings.docker_kwargs(),
-        )
-        return self._container
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._container is not None:
-            with contextlib.suppress(docker.errors.NotFound):
-                self._container.remove(force=True)
-
-
-def _put_files(container: Container, files: dict[str, str]) -> None:
-    """Copy text files into the container in one archive."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
-            tar.addfile(info, io.BytesIO(data))
-    if not container.put_archive("/", buffer.getvalue()):
-        raise GradingInfraError("could not copy the patch and eval script into the container")
-
-
-def _exec(container: Container, script: str, timeout: float, workdir: str) -> _ExecResult:
-    """Run bash ``script``; after ``timeout`` seconds give up and return what it printed so far.
-
-    The caller removes the container, which ends a command that is still running.
-    """
-    api = container.client.api
-    exec_id = api.exec_create(container.id, ["/bin/bash", "-c", script], workdir=workdir)["Id"]
-    chunks: list[bytes] = []
-    failure: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            for chunk in api.exec_start(exec_id, stream=True):
-                chunks.append(chunk)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread below
-            failure.append(exc)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    output = b"".join(chunks).decode(errors="replace")
-    if reader.is_alive():
-        return _ExecResult(output=output, exit_code=None, timed_out=True)
-    if failure:
-        raise GradingInfraError(f"the command in the container failed: {failure[0]}") from failure[0]
-    return _ExecResult(output=output, exit_code=api.exec_inspect(exec_id)["ExitCode"], timed_out=False)

@@ -39,13 +39,14 @@ import ray
 import ray.exceptions
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from envs.docker import cleanup
+from envs.container import cleanup
 from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.images import build_task_images, image_exists
 from envs.types import EnvError, ImageNotFound, Task
 from eval.config import RayConfig
 from eval.pool import INTERRUPT_WAIT_SECONDS, Context, Interrupted, Work, attempt
+from eval.prepare import pid_alive
 from eval.records import InstanceRecord, RunnerError, failed_record
 from eval.runner import Runner
 from eval.watchdog import Watchdog
@@ -307,19 +308,9 @@ def scratch_folder() -> Path:
     SCRATCH.mkdir(parents=True, exist_ok=True)
     for old in SCRATCH.iterdir():
         pid = old.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=SCRATCH))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def instance_files(out: Path, instance_id: str) -> dict[str, bytes]:

@@ -1,6 +1,6 @@
 """Records and run-folder I/O: what a run folder holds, how an instance's outcome is decided, and
 the files that record it. Light on purpose: `eval.report` reads run folders through this module
-without loading docker, openai or the search.
+without loading docker, openai or the search's runs (only the selection facts of search.select).
 
 Run folder (`out/`):
     run.json                         the run id (container label), stable for the folder
@@ -33,9 +33,11 @@ import yaml
 from pydantic import BaseModel, Field
 
 from agent.redaction import scrub
+from agent.trajectory import ExitStatus
 from envs.files import write_atomic
 from envs.tasks import read_jsonl
 from envs.types import Task
+from search.select import mean_q
 
 if TYPE_CHECKING:
     from agent.trajectory import Trajectory
@@ -44,7 +46,7 @@ RECORD_SCHEMA_VERSION = 2
 """2: status `error` for infrastructure failures (error_kind), runs' failure_kind/failure."""
 FROM_PREDICTIONS = "from_predictions"
 """The exit status of a run that `swe-search eval` graded from a predictions file (no agent ran)."""
-INFRA_EXIT_STATUSES = ("env_error", "policy_error")
+INFRA_EXIT_STATUSES = (ExitStatus.env_error.value, ExitStatus.policy_error.value)
 """Exit statuses of a run that mean the infrastructure failed it, not the model (format_error and
 context_overflow are the model's own)."""
 
@@ -181,7 +183,7 @@ def stable_run_id(out: Path, requested: str | None = None) -> str:
     return run_id
 
 
-def shard(tasks: list[Task], index: int, count: int) -> list[Task]:
+def shard_tasks(tasks: list[Task], index: int, count: int) -> list[Task]:
     """Shard `index` of `count`: sort by instance id, then every count-th task starting at index."""
     return sorted(tasks, key=lambda t: t.instance_id)[index::count]
 
@@ -198,11 +200,6 @@ def save_config(out: Path, config: dict[str, Any]) -> Path:
 
 def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) -> RunRecord:
     """Summarise one trajectory (before grading)."""
-    qs = [
-        s.candidates[s.chosen_index].q
-        for s in traj.steps
-        if s.candidates and s.chosen_index < len(s.candidates) and s.candidates[s.chosen_index].q is not None
-    ]
     status = traj.exit_status.value if traj.exit_status is not None else None
     rel = None
     if traj_path is not None and traj_path.exists():
@@ -214,8 +211,8 @@ def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) 
         steps=len(traj.steps),
         cost=traj.stats.cost,
         final_q=traj.final_q,
-        mean_q=sum(qs) / len(qs) if qs else None,
-        submitted=status == "submitted",
+        mean_q=mean_q(traj.steps),
+        submitted=traj.exit_status == ExitStatus.submitted,
         patch_empty=not traj.patch.strip(),
     )
 

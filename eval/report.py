@@ -12,11 +12,8 @@ report.json (schema_version 1) holds:
   share of its runs that resolve), `oracle_pass_at_n` (any run resolves), `selected_pass_at_1` (the
   critic's choice resolves), `gap_closed` = (selected - mean) / (oracle - mean) (null when oracle ==
   mean), and `curve`: for n = 1..N the expected Pass@1 of selection, of the oracle and of a random run
-  over the size-n subsets of each instance's runs. Subsets are enumerated exactly when there are at
-  most `MAX_EXACT_SUBSETS` of them, else `SAMPLED_SUBSETS` are drawn with a seeded RNG (`method`).
-  Selection inside a subset follows search.select.choose: runs that submitted a non-empty patch
-  first, then the highest score of the rule (final_q or mean_q; missing Q is -inf), then the lowest
-  index; for the `random` rule the expectation over a uniform pick among the preferred runs.
+  over the size-n subsets of each instance's runs (eval.selection_stats says how subsets are drawn
+  and how selection inside one follows search.select's ranking).
 - `lookahead` (when any candidate has a Q, else null): the distribution of the chosen and the
   rejected candidates' Q, their mean margin, the mean chosen Q by step for resolved and unresolved
   runs, and the mean drift (last chosen Q - first) of each group: if unresolved runs' Q climbs like
@@ -26,15 +23,11 @@ report.json (schema_version 1) holds:
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
-import random
 import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,120 +36,9 @@ import yaml
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
 from eval.records import InstanceRecord, RunRecord, load_records
+from eval.selection_stats import RunView, selection_metrics
 
 REPORT_SCHEMA_VERSION = 1
-MAX_EXACT_SUBSETS = 2000
-SAMPLED_SUBSETS = 2000
-CURVE_SEED = 0
-
-
-# ----------------------------------------------------------------------------- selection maths
-
-
-@dataclass(frozen=True)
-class RunView:
-    """What selection and the curve need to know about one run."""
-
-    resolved: bool
-    preferred: bool = True
-    """Submitted with a non-empty patch (search.select ranks these first)."""
-    final_q: float | None = None
-    mean_q: float | None = None
-
-    @classmethod
-    def of(cls, rec: RunRecord) -> RunView:
-        preferred = rec.submitted and not rec.patch_empty
-        return cls(rec.resolved, preferred, rec.final_q, rec.mean_q)
-
-
-def _score(run: RunView, rule: str) -> float:
-    v = run.final_q if rule == "final_q" else run.mean_q
-    return -math.inf if v is None or math.isnan(v) else float(v)
-
-
-def rank_key(run: RunView, index: int, rule: str = "final_q") -> tuple[bool, float, int]:
-    """search.select.choose's order (the largest key is chosen): preferred runs first, then the
-    highest score of the rule, then the lowest index."""
-    return (run.preferred, _score(run, rule), -index)
-
-
-def selected_resolved(runs: Sequence[RunView], subset: Sequence[int], rule: str = "final_q") -> float:
-    """Probability that selection among runs[subset] picks a resolved run (0/1 except for `random`)."""
-    if not subset:
-        return 0.0
-    if rule == "random":
-        pool = [i for i in subset if runs[i].preferred] or list(subset)
-        return sum(runs[i].resolved for i in pool) / len(pool)
-    best = max(subset, key=lambda i: rank_key(runs[i], i, rule))
-    return float(runs[best].resolved)
-
-
-def _subsets(m: int, n: int, rng: random.Random) -> tuple[list[tuple[int, ...]], str]:
-    if math.comb(m, n) <= MAX_EXACT_SUBSETS:
-        return list(itertools.combinations(range(m), n)), "exact"
-    return [tuple(sorted(rng.sample(range(m), n))) for _ in range(SAMPLED_SUBSETS)], "sampled"
-
-
-def selection_curve(
-    instances: Sequence[Sequence[RunView]], rule: str = "final_q", seed: int = CURVE_SEED
-) -> list[dict[str, Any]]:
-    """Expected Pass@1 of selection, oracle and a random run over size-n subsets, n = 1..max runs.
-
-    An instance with fewer than n runs uses all of them; one with no runs counts as unresolved.
-    """
-    if not instances:
-        return []
-    rng = random.Random(seed)
-    top = max((len(r) for r in instances), default=0)
-    curve = []
-    for n in range(1, top + 1):
-        sel = orc = avg = 0.0
-        methods = set()
-        for runs in instances:
-            k = min(n, len(runs))
-            if k == 0:
-                continue
-            subsets, method = _subsets(len(runs), k, rng)
-            methods.add(method)
-            sel += sum(selected_resolved(runs, s, rule) for s in subsets) / len(subsets)
-            orc += sum(any(runs[i].resolved for i in s) for s in subsets) / len(subsets)
-            avg += sum(runs[i].resolved for s in subsets for i in s) / (len(subsets) * k)
-        total = len(instances)
-        curve.append(
-            {
-                "n": n,
-                "selected": sel / total,
-                "oracle": orc / total,
-                "mean": avg / total,
-                "method": "sampled" if "sampled" in methods else "exact",
-            }
-        )
-    return curve
-
-
-def selection_metrics(
-    instances: Sequence[Sequence[RunView]], chosen: Sequence[int | None], rule: str = "final_q"
-) -> dict[str, Any]:
-    """Mean single-run Pass@1, oracle Pass@N, critic-selected Pass@1, the gap closed, and the curve."""
-    total = len(instances)
-    if total == 0:
-        return {"instances": 0}
-    mean = sum(sum(r.resolved for r in runs) / len(runs) for runs in instances if runs) / total
-    oracle = sum(any(r.resolved for r in runs) for runs in instances) / total
-    selected = (
-        sum(runs[c].resolved for runs, c in zip(instances, chosen, strict=True) if c is not None) / total
-    )
-    gap = oracle - mean
-    return {
-        "instances": total,
-        "n": max((len(r) for r in instances), default=0),
-        "rule": rule,
-        "mean_single_run_pass_at_1": mean,
-        "oracle_pass_at_n": oracle,
-        "selected_pass_at_1": selected,
-        "gap_closed": (selected - mean) / gap if gap > 1e-12 else None,
-        "curve": selection_curve(instances, rule),
-    }
 
 
 # ----------------------------------------------------------------------------- lookahead Q
@@ -462,18 +344,7 @@ def write_plots(
         save(fig, "q_chosen_vs_rejected.png")
     if series and any(series.values()):
         fig, ax = plt.subplots(figsize=(6, 4))
-        for group, color in (("resolved", "tab:green"), ("unresolved", "tab:red")):
-            for s in series[group]:
-                ax.plot(range(len(s)), s, color=color, alpha=0.15, linewidth=0.8)
-            means = (report.get("lookahead") or {}).get("q_by_step", {}).get(group, [])
-            if means:
-                ax.plot(
-                    [m["step"] for m in means],
-                    [m["mean"] for m in means],
-                    color=color,
-                    linewidth=2,
-                    label=group,
-                )
+        plot_q_by_step(ax, series, (report.get("lookahead") or {}).get("q_by_step", {}), alpha=0.15)
         ax.set_xlabel("step")
         ax.set_ylabel("chosen Q")
         ax.set_title("Q along the steps (value-hacking check)")
@@ -481,6 +352,32 @@ def write_plots(
             ax.legend()
         save(fig, "q_by_step.png")
     return made
+
+
+def plot_q_by_step(
+    ax: Any,
+    series: dict[str, list[list[float]]],
+    means: dict[str, list[dict[str, Any]]],
+    alpha: float,
+    label: str = "",
+) -> bool:
+    """Chosen Q along the steps: each run's series thin, each group's mean thick (resolved green,
+    unresolved red). True when a run's series was drawn."""
+    drawn = False
+    for group, color in (("resolved", "tab:green"), ("unresolved", "tab:red")):
+        for s in series.get(group, []):
+            ax.plot(range(len(s)), s, color=color, alpha=alpha, linewidth=0.8)
+            drawn = True
+        if means.get(group):
+            steps = means[group]
+            ax.plot(
+                [m["step"] for m in steps],
+                [m["mean"] for m in steps],
+                color=color,
+                linewidth=2,
+                label=group + label,
+            )
+    return drawn
 
 
 # ----------------------------------------------------------------------------- helpers

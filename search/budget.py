@@ -17,12 +17,11 @@ BUDGET_MESSAGE = "search budget exhausted"
 class BudgetExhausted(AgentStop):
     """The instance's search budget is spent; the run stops and selection uses what finished.
 
-    An AgentStop, so the agent loop ends the run cleanly and keeps its trajectory. Recorded
-    as exit status `cost_limit` (agent.trajectory.ExitStatus has no budget entry of its own)
-    with an exit message that starts with "search budget exhausted".
+    An AgentStop, so the agent loop ends the run cleanly and keeps its trajectory, with exit
+    status `budget_exhausted`.
     """
 
-    status = ExitStatus.cost_limit
+    status = ExitStatus.budget_exhausted
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.scaffold import to_candidate
-from agent.types import Candidate, Completion
+from agent.types import Candidate, Completion, Usage, usage_of
 
 
 def normalize(text: str) -> str:
@@ -20,9 +20,8 @@ class Pool:
     candidates: list[Candidate]
     completions: list[Completion]
     """completions[i] is the first completion whose text became candidates[i]."""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+    """What all K completions cost, duplicates included."""
 
     @property
     def valid(self) -> list[int]:
@@ -39,9 +38,7 @@ def pool(completions: list[Completion]) -> Pool:
     by_key: dict[str, int] = {}
     out = Pool(candidates=[], completions=[])
     for completion in completions:
-        out.prompt_tokens += completion.prompt_tokens
-        out.completion_tokens += completion.completion_tokens
-        out.cost += completion.cost
+        out.usage += usage_of(completion)
         key = normalize(completion.text)
         if key in by_key:
             out.candidates[by_key[key]].count += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -10,7 +9,8 @@ from agent.types import Candidate, Choice, Message, Policy
 from critic.protocol import Critic
 from search.budget import Budget
 from search.candidates import Pool, pool
-from search.config import TieBreak
+from search.config import MissingCritic, SearchConfig, TieBreak
+from search.select import q_score
 
 
 class CriticError(RuntimeError):
@@ -23,6 +23,9 @@ class NoCandidates(RuntimeError):
 
 class LookaheadChooser:
     """A StepChooser: K candidates from one policy call, one batched critic call, argmax Q.
+
+    With K=1 and no critic it is search's greedy chooser (`greedy_chooser`): one sample per step,
+    charged to the budget like every other sample.
 
     - Candidates that fail to parse are never chosen while a valid one exists; if none is
       valid the first is returned as a format-error choice (the loop sends its corrective message).
@@ -41,7 +44,7 @@ class LookaheadChooser:
         tie_break: TieBreak = "first",
     ) -> None:
         if critic is None and k > 1:
-            raise ValueError("lookahead with k > 1 needs a critic")
+            raise MissingCritic("lookahead with k > 1 needs a critic")
         self.critic = critic
         self.k = k
         self.temperature = temperature
@@ -67,7 +70,7 @@ class LookaheadChooser:
             raise NoCandidates(f"policy returned no completions (asked for {self.k})")
         step = pool(completions)
         if self.budget:
-            self.budget.charge(tokens=step.prompt_tokens + step.completion_tokens, cost=step.cost)
+            self.budget.charge(tokens=step.usage.tokens, cost=step.usage.cost)
         critic_calls = self._score(history, step)
         chosen = self._argmax(step)
         candidate = step.candidates[chosen]
@@ -77,11 +80,9 @@ class LookaheadChooser:
             candidates=step.candidates,
             chosen_index=chosen,
             error=candidate.error,
-            prompt_tokens=step.prompt_tokens,
-            completion_tokens=step.completion_tokens,
-            cost=step.cost,
             critic_calls=critic_calls,
             latency=time.monotonic() - start,
+            **step.usage.fields(),
         )
 
     def _score(self, history: list[Message], step: Pool) -> int:
@@ -109,7 +110,31 @@ class LookaheadChooser:
         return max(valid, key=lambda i: self._rank(step.candidates[i], i))
 
     def _rank(self, c: Candidate, index: int) -> tuple[float, ...]:
-        q = -math.inf if c.q is None or math.isnan(c.q) else c.q
+        q = q_score(c.q)
         if self.tie_break == "count":
             return (q, c.count, -index)
         return (q, -index)
+
+
+def greedy_chooser(temperature: float | None = None, budget: Budget | None = None) -> LookaheadChooser:
+    """Greedy inside a search: one sample per step, no critic, charged to the shared `budget` (so greedy
+    runs under `select` share the per-instance budget with their siblings). Without a budget,
+    agent.loop.GreedyChooser does the same."""
+    return LookaheadChooser(critic=None, k=1, temperature=temperature, budget=budget)
+
+
+def greedy_step(
+    config: SearchConfig, critic: Critic | None, budget: Budget | None = None
+) -> LookaheadChooser:
+    """CHOOSERS["greedy"]: a single greedy run samples at `greedy_temperature`; greedy runs under
+    select at `temperature`, since N identical runs would leave nothing to select."""
+    temperature = config.temperature if config.uses_select else config.greedy_temperature
+    return greedy_chooser(temperature, budget)
+
+
+def lookahead_step(
+    config: SearchConfig, critic: Critic | None, budget: Budget | None = None
+) -> LookaheadChooser:
+    """CHOOSERS["lookahead"]: K candidates at `temperature`, scored by the critic (required)."""
+    config.check_critic(critic)
+    return LookaheadChooser(critic, config.k, config.temperature, budget, config.tie_break)

@@ -1,4 +1,11 @@
-"""Trajectory selection: run N independent attempts, keep the one the critic rates highest."""
+"""Trajectory selection: run N independent attempts, keep the one the critic rates highest.
+
+This module is the one home of the selection facts, which eval.report and eval.bootstrap import:
+- a run is *preferred* when it submitted a non-empty patch (`is_preferred`);
+- a missing (or NaN) Q ranks below every real one (`q_score`);
+- a run's `mean_q` is the mean Q of its chosen actions over the scored steps (`mean_q`);
+- the order is preferred first, then the rule's score, then the lowest index (`rank_key`).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,47 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.redaction import scrub
 from agent.types import Message
-from critic.protocol import Critic
+from critic.protocol import Critic, score_last_turn
 from envs.files import write_atomic
 from search.config import Rule
+
+if TYPE_CHECKING:
+    from agent.trajectory import Step
+
+
+def q_score(q: float | None) -> float:
+    """A Q value for ranking: a missing (None) or NaN Q is -inf, below every real one."""
+    return -math.inf if q is None or math.isnan(q) else float(q)
+
+
+def is_preferred(submitted: bool, patch_empty: bool) -> bool:
+    """Submitted with a non-empty patch: such runs are ranked before all others."""
+    return submitted and not patch_empty
+
+
+def rule_score(run: Any, rule: Rule | str) -> float:
+    """The score `rule` ranks a run by (final_q or mean_q; any object with those fields)."""
+    return q_score(run.final_q if rule == "final_q" else run.mean_q)
+
+
+def rank_key(run: Any, index: int, rule: Rule | str = "final_q") -> tuple[bool, float, int]:
+    """`choose`'s order (the largest key is chosen): preferred runs first, then the highest score of
+    the rule, then the lowest index. `run` has `preferred`, `final_q` and `mean_q`."""
+    return (run.preferred, rule_score(run, rule), -index)
+
+
+def mean_q(steps: list[Step]) -> float | None:
+    """Mean Q of the chosen actions over the steps whose chosen candidate has a Q (None when none has)."""
+    qs = [
+        s.candidates[s.chosen_index].q
+        for s in steps
+        if s.candidates and s.chosen_index < len(s.candidates) and s.candidates[s.chosen_index].q is not None
+    ]
+    return sum(qs) / len(qs) if qs else None
 
 
 @dataclass
@@ -38,8 +79,8 @@ class RunOutcome:
 
     @property
     def preferred(self) -> bool:
-        """Submitted with a non-empty patch: such runs are ranked before all others."""
-        return self.submitted and bool(self.patch.strip()) and self.error is None
+        """See `is_preferred`; a crashed run never is."""
+        return is_preferred(self.submitted, not self.patch.strip()) and self.error is None
 
     def summary(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in ("trajectory", "patch")}
@@ -87,11 +128,11 @@ def final_q(messages: list[Message], recorded: float | None, critic: Critic | No
 
 
 def final_turn_q(messages: list[Message], critic: Critic) -> float | None:
-    """Q of the last assistant turn, scored as the single candidate after the history before it."""
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i]["role"] == "assistant":
-            return float(critic.score(messages[:i], [messages[i]["content"]])[0])
-    return None
+    """Q of the last assistant turn (critic.protocol.score_last_turn); None when there is none."""
+    try:
+        return score_last_turn(critic, messages)
+    except ValueError:  # no assistant turn: nothing to score
+        return None
 
 
 def run_all(run_once: Callable[[int], RunOutcome], n: int, concurrency: int = 1) -> list[RunOutcome]:
@@ -115,7 +156,7 @@ def choose(outcomes: list[RunOutcome], rule: Rule = "final_q", seed: int = 0) ->
     live = [o for o in outcomes if o.error is None]
     if not live:
         return Selection(rule, None, f"all {len(outcomes)} runs failed", outcomes, seed)
-    best = max(live, key=lambda o: (o.preferred, scores[o.index], -o.index))
+    best = max(live, key=lambda o: (o.preferred, scores[o.index], -o.index))  # rank_key, or a draw
     tier = "submitted a non-empty patch" if best.preferred else "no run submitted a non-empty patch"
     score = scores[best.index]
     shown = "none" if math.isinf(score) else f"{score:.4f}"
@@ -139,12 +180,7 @@ def _scores(outcomes: list[RunOutcome], rule: Rule, seed: int) -> dict[int, floa
     if rule == "random":
         rng = random.Random(seed)
         return {o.index: rng.random() for o in outcomes}
-    attr = "final_q" if rule == "final_q" else "mean_q"
-    out = {}
-    for o in outcomes:
-        v = getattr(o, attr)
-        out[o.index] = -math.inf if v is None or math.isnan(v) else float(v)
-    return out
+    return {o.index: rule_score(o, rule) for o in outcomes}
 
 
 def _describe(e: BaseException) -> str:

@@ -15,22 +15,19 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.loop import Agent
+from agent.registry import lookup
 from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Policy, StepChooser
 from critic.protocol import Critic
 from envs.types import Env, Task
-from search.budget import BUDGET_MESSAGE, Budget, BudgetExhausted
-from search.config import SearchConfig
-from search.greedy import GreedyChooser
-from search.lookahead import LookaheadChooser
-from search.select import RunOutcome, Selection, choose, final_q, run_all
+from search.budget import Budget, BudgetExhausted
+from search.config import CHOOSERS, MissingCritic, SearchConfig
+from search.select import RunOutcome, Selection, choose, final_q, mean_q, run_all
+
+__all__ = ["MissingCritic", "SolveResult", "make_chooser", "solve", "trajectory_path"]
 
 MakeEnv = Callable[[Task, int], Env]
 """(task, run index) -> a fresh container for that run."""
-
-
-class MissingCritic(ValueError):
-    """A strategy that needs Q values was asked to run without a critic."""
 
 
 @dataclass
@@ -58,25 +55,10 @@ class SolveResult:
         return None if self.chosen is None else self.runs[self.chosen].trajectory
 
 
-def make_chooser(
-    config: SearchConfig,
-    critic: Critic | None,
-    budget: Budget | None = None,
-    greedy_temperature: float | None = None,
-) -> StepChooser:
-    """The StepChooser for one run of this strategy.
-
-    A single greedy run samples at `greedy_temperature` (the agent config's); greedy runs under
-    select sample at `config.temperature`, since N identical runs would leave nothing to select.
-    """
-    if config.uses_lookahead:
-        if critic is None:
-            raise MissingCritic(
-                f"strategy {config.strategy!r} needs a critic; pass --critic URL or a checkpoint"
-            )
-        return LookaheadChooser(critic, config.k, config.temperature, budget, config.tie_break)
-    temperature = config.temperature if config.uses_select else greedy_temperature
-    return GreedyChooser(temperature=temperature, budget=budget)
+def make_chooser(config: SearchConfig, critic: Critic | None, budget: Budget | None = None) -> StepChooser:
+    """The StepChooser for one run: the factory that search.config.CHOOSERS names for the strategy's
+    step (greedy, lookahead), or the step's own import path."""
+    return lookup(config.step, CHOOSERS, "strategy")(config, critic, budget)
 
 
 def session_critic(critic: Critic | None, session: str) -> Critic | None:
@@ -106,8 +88,8 @@ def solve(
     budget runs out, running runs stop at their next step, unstarted runs are skipped, and
     the best finished run is chosen.
     """
-    if config.uses_select and config.rule == "final_q" and critic is None:
-        raise MissingCritic("selection by final_q needs a critic; pass --critic or use --rule random")
+    if config.uses_select:  # before any container starts; a lookahead run's chooser checks its own
+        config.check_critic(critic)
     out_dir = Path(out_dir)
     budget = budget or Budget(config.budget)
     search = config.model_dump(mode="json")
@@ -116,10 +98,10 @@ def solve(
         try:
             budget.check()
         except BudgetExhausted as stop:  # never started: nothing to record but the reason
-            return RunOutcome(index=i, status="budget_exhausted", error=str(stop))
+            return RunOutcome(index=i, status=ExitStatus.budget_exhausted.value, error=str(stop))
         run_critic = session_critic(critic, f"{task.instance_id}-run-{i}-{uuid.uuid4().hex[:8]}")
         try:
-            chooser = make_chooser(config, run_critic, budget, agent_config.temperature)
+            chooser = make_chooser(config, run_critic, budget)
             path = trajectory_path(out_dir, i, config)
             env = make_env(task, i)
             try:
@@ -153,18 +135,14 @@ def outcome_of(
     q = final_q(traj.messages, recorded, critic)
     if recorded is None and q is not None and budget:
         budget.charge(critic_calls=1)
-    chosen_qs = [s.candidates[s.chosen_index].q for s in traj.steps if s.candidates]
-    scored = [v for v in chosen_qs if v is not None]
     status = traj.exit_status.value if traj.exit_status else "unknown"
-    if (traj.exit_message or "").startswith(BUDGET_MESSAGE):
-        status = "budget_exhausted"
     return RunOutcome(
         index=index,
         status=status,
         submitted=submitted,
         patch=traj.patch,
         final_q=q,
-        mean_q=sum(scored) / len(scored) if scored else None,
+        mean_q=mean_q(traj.steps),
         error=None,
         trajectory=traj,
     )

@@ -52,7 +52,7 @@ def state_path():
     return os.environ.get("SWE_SEARCH_STATE") or os.path.expanduser("~/.swe_search_state/state.json")
 
 
-def load_state():
+def read_tool_state():
     try:
         with open(state_path()) as f:
             return json.load(f)
@@ -60,7 +60,7 @@ def load_state():
         return {}
 
 
-def save_state(state):
+def write_tool_state(state):
     path = state_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
@@ -147,7 +147,7 @@ def show(path, first, lines=None):
     if lines is None:
         lines = split_lines(read_text(path))
     first = print_window(path, lines, first)
-    save_state({"file": path, "first": first})
+    write_tool_state({"file": path, "first": first})
 
 
 def parse_line_number(text, what="line number"):
@@ -224,7 +224,7 @@ def cmd_open(args):
 def cmd_goto(args):
     if len(args) != 1:
         raise ToolError("usage: goto LINE")
-    path = current_file(load_state())
+    path = current_file(read_tool_state())
     lines = split_lines(read_text(path))
     number = parse_line_number(args[0])
     check_line(number, len(lines), path)
@@ -234,7 +234,7 @@ def cmd_goto(args):
 def cmd_scroll(args, direction):
     if args:
         raise ToolError("usage: scroll_{} (no arguments)".format("down" if direction > 0 else "up"))
-    state = load_state()
+    state = read_tool_state()
     path = current_file(state)
     lines = split_lines(read_text(path))
     first = int(state.get("first", 1))
@@ -248,7 +248,7 @@ def cmd_search_file(args):
     if not 1 <= len(args) <= 2:
         raise ToolError("usage: search_file TERM [FILE]")
     term = fs_arg(args[0])
-    path = resolve(args[1]) if len(args) == 2 else current_file(load_state())
+    path = resolve(args[1]) if len(args) == 2 else current_file(read_tool_state())
     if not term:
         raise ToolError("the search term is empty")
     lines = split_lines(read_text(path))
@@ -256,12 +256,18 @@ def cmd_search_file(args):
     if not hits:
         print(f'No matches found for "{term}" in {path}')
         return
-    print(f'Found {len(hits)} matches for "{term}" in {path}:')
-    for number, line in hits[:MAX_MATCHES]:
-        print(f"Line {number}:{show_line(line)}")
-    if len(hits) > MAX_MATCHES:
-        print(f"({len(hits) - MAX_MATCHES} more matches not shown; narrow your search)")
-    print(f'End of matches for "{term}" in {path}')
+    rows = [f"Line {number}:{show_line(line)}" for number, line in hits]
+    print_matches(term, path, len(hits), rows, "matches")
+
+
+def print_matches(term, where, total, rows, kind, extra=""):
+    """The search tools' report: the count, at most MAX_MATCHES rows (of `kind`), the end marker."""
+    print(f'Found {total} matches for "{term}" in {where}{extra}:')
+    for row in rows[:MAX_MATCHES]:
+        print(row)
+    if len(rows) > MAX_MATCHES:
+        print(f"({len(rows) - MAX_MATCHES} more {kind} not shown; narrow your search)")
+    print(f'End of matches for "{term}" in {where}')
 
 
 def walk_files(root):
@@ -301,13 +307,8 @@ def cmd_search_dir(args):
     if not counts:
         print(f'No matches found for "{term}" in {root}')
         return
-    total = sum(c for _, c in counts)
-    print(f'Found {total} matches for "{term}" in {root} ({len(counts)} files):')
-    for path, count in counts[:MAX_MATCHES]:
-        print(f"{display_path(path)} ({count} matches)")
-    if len(counts) > MAX_MATCHES:
-        print(f"({len(counts) - MAX_MATCHES} more files not shown; narrow your search)")
-    print(f'End of matches for "{term}" in {root}')
+    rows = [f"{display_path(path)} ({count} matches)" for path, count in counts]
+    print_matches(term, root, sum(c for _, c in counts), rows, "files", f" ({len(counts)} files)")
 
 
 def cmd_find_file(args):
@@ -352,7 +353,7 @@ def parse_range(text):
 def cmd_edit(args):
     if len(args) != 1:
         raise ToolError("usage: edit START:END <<'EOF'\\n<new lines>\\nEOF")
-    path = current_file(load_state())
+    path = current_file(read_tool_state())
     start, end = parse_range(args[0])
     old_text = read_text(path)
     lines = split_lines(old_text)
@@ -454,9 +455,9 @@ def cmd_replace(args):
                 "usage: replace [--replace-all] SEARCH REPLACE [FILE]  (quote each as one shell word)"
             )
         blocks = [(fs_arg(args[0]), fs_arg(args[1]))]
-        path = resolve(args[2]) if len(args) == 3 else current_file(load_state())
+        path = resolve(args[2]) if len(args) == 3 else current_file(read_tool_state())
     else:
-        path = resolve(args[0]) if args else current_file(load_state())
+        path = resolve(args[0]) if args else current_file(read_tool_state())
         stdin = read_stdin()
         if stdin is None:
             raise ToolError(

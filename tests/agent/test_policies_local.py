@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.config import AgentConfig
-from agent.loop import Agent, ExitStatus
+from agent.loop import Agent, ExitStatus, GreedyChooser
 from agent.policies import ContextOverflowError, LocalPolicy, make_policy
 from agent.scaffold import initial_messages
 from envs.docker import DockerEnv
@@ -83,9 +83,9 @@ def test_context_overflow_raises_or_truncates(tiny):
 def test_tiny_model_drives_several_agent_steps(tiny, tmp_path):
     model, tokenizer = tiny
     policy = LocalPolicy(model, tokenizer, max_new_tokens=16, seed=0, device="cpu")
-    config = AgentConfig(step_limit=4, max_format_errors=10, temperature=1.0)
+    config = AgentConfig(step_limit=4, max_format_errors=10)
     with DockerEnv(base_task("agent-local"), run_id="test-agent") as env:
-        traj = Agent(env, policy, config=config).run(tmp_path / "t.json")
+        traj = Agent(env, policy, GreedyChooser(temperature=1.0), config=config).run(tmp_path / "t.json")
     assert traj.exit_status is ExitStatus.step_limit and len(traj.steps) == 4
     assert all(s.prompt_tokens > 0 and s.completion_tokens > 0 and s.cost == 0 for s in traj.steps)
     assert traj.steps[1].prompt_tokens > traj.steps[0].prompt_tokens
@@ -96,9 +96,9 @@ def test_tiny_model_drives_several_agent_steps(tiny, tmp_path):
 def test_smollm2_runs_three_steps_on_an_example_task(example_task, tmp_path):
     policy = make_policy("smollm2", max_tokens=48, seed=0, device="cpu")
     assert policy.context_tokens == 8192
-    config = AgentConfig(step_limit=3, max_format_errors=10, temperature=0.0)
+    config = AgentConfig(step_limit=3, max_format_errors=10)
     with DockerEnv(example_task("swe-search__textkit-1"), run_id="test-agent") as env:
-        traj = Agent(env, policy, config=config).run(tmp_path / "t.json")
+        traj = Agent(env, policy, GreedyChooser(temperature=0.0), config=config).run(tmp_path / "t.json")
     assert traj.exit_status in (ExitStatus.step_limit, ExitStatus.submitted), traj.exit_message
     assert len(traj.steps) >= 1 and all(s.completion_tokens > 0 for s in traj.steps)
     assert all(s.response for s in traj.steps)

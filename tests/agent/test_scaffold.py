@@ -109,6 +109,6 @@ def test_prompts_explain_tools_and_rules():
 def test_config_load_overrides(tmp_path):
     user = tmp_path / "agent.yaml"
     user.write_text("step_limit: 7\ntemplates:\n  format_error: 'bad: {{ error }}'\n")
-    config = AgentConfig.load(user, cost_limit=None)
+    config = AgentConfig.load(user, overrides=["cost_limit=null"])
     assert config.step_limit == 7 and config.cost_limit is None
     assert config.templates.format_error == "bad: {{ error }}" and "submit" in config.templates.system

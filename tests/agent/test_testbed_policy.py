@@ -20,6 +20,7 @@ import yaml
 
 from agent import scaffold
 from agent.config import AgentConfig
+from agent.policies import policy_factory
 from agent.testbed import (
     GOLD,
     TestbedError,
@@ -33,7 +34,6 @@ from agent.types import Message
 from envs.tasks import load_tasks
 from envs.types import Observation, Task
 from eval.cli import main
-from eval.runner import make_policy_factory
 from tests.helpers.containers import labelled_containers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -452,7 +452,7 @@ def test_usage_is_reported(tasks):
 
 
 def test_factory_builds_the_policy_and_rejects_bad_knobs_in_one_line(tasks):
-    factory = make_policy_factory("testbed", seed=5, p_right=0.3)
+    factory = policy_factory("testbed", seed=5, p_right=0.3)
     policy = factory(tasks[TEXTKIT])
     assert isinstance(policy, TestbedPolicy) and policy.knobs == TestbedKnobs(seed=5, p_right=0.3)
     for bad, word in (
@@ -461,10 +461,10 @@ def test_factory_builds_the_policy_and_rejects_bad_knobs_in_one_line(tasks):
         ({"max_edits": 0}, "max_edits"),
     ):
         with pytest.raises(TestbedError) as e:
-            make_policy_factory("testbed", **bad)
+            policy_factory("testbed", **bad)
         assert word in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(TestbedError, match="base-url"):
-        make_policy_factory("testbed", base_url="http://localhost:1/v1")
+        policy_factory("testbed", base_url="http://localhost:1/v1")
 
 
 def test_run_fails_before_any_container_on_tasks_without_decoys_or_bad_knobs(tmp_path, capsys, task_repo):

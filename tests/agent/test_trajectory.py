@@ -18,7 +18,8 @@ from agent.policies import make_policy
 from agent.redaction import scrub
 from agent.trajectory import SCHEMA_VERSION, Trajectory
 from agent.types import Action, Candidate, Choice, Completion
-from envs.docker import DockerEnv, cleanup
+from envs.container import cleanup
+from envs.docker import DockerEnv
 from tests.agent.support import base_task, reply
 from tests.helpers.openai_server import OpenAIServer
 

@@ -83,7 +83,7 @@ def test_session_cache_is_bounded_by_bytes(model, tokenizer):
 def test_turn_values_equal_scoring_each_turn(model, tokenizer):
     scorer = Scorer(model, tokenizer)
     msgs = toy_conversation(3)
-    per_turn = scorer.turn_values(msgs)
+    per_turn = scorer.values_by_turn(msgs)
     for t, v in enumerate(per_turn):
         i = 2 + 2 * t
         assert scorer.score(msgs[:i], [msgs[i]["content"]]).values[0] == pytest.approx(v, abs=ATOL)

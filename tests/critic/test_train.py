@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from critic.client import LocalCritic
-from critic.config import TrainConfig, load_config
+from critic.config import CriticConfig, TrainConfig
 from critic.data import load_sources
 from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
 from critic.prepared import load_prepared, serialize
@@ -56,7 +56,7 @@ def torchrun_train(init: Path, data: Path, eval_data: Path, out: Path, settings:
 
 
 def test_yaml_defaults_load_and_overrides_apply():
-    cfg = load_config(overrides=["train.lam=1.0", "serve.port=9000"])
+    cfg = CriticConfig.load(overrides=["train.lam=1.0", "serve.port=9000"])
     assert cfg.train.lam == 1.0 and cfg.train.gamma == 1.0 and cfg.serve.port == 9000
     assert TrainConfig().lam == 0.7
     assert all(f.description for f in TrainConfig.model_fields.values())

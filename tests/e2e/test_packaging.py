@@ -22,7 +22,7 @@ print(json.dumps({
     "run": eval.config.RunConfig.load().model_dump(mode="json"),
     "agent": agent.config.AgentConfig.load().model_dump(mode="json"),
     "search": search.config.SearchConfig.load().model_dump(mode="json"),
-    "critic": critic.config.load_config().model_dump(mode="json"),
+    "critic": critic.config.CriticConfig.load().model_dump(mode="json"),
 }))
 """
 

@@ -10,7 +10,8 @@ import docker
 import pytest
 import yaml
 
-from envs.docker import DockerEnv, cleanup
+from envs.container import cleanup
+from envs.docker import DockerEnv
 from envs.images import build_task_images
 from envs.tasks import load_tasks
 from envs.types import Task

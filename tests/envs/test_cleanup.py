@@ -13,7 +13,8 @@ from collections.abc import Callable
 import docker
 import pytest
 
-from envs.docker import DockerEnv, cleanup
+from envs.container import cleanup
+from envs.docker import DockerEnv
 from envs.types import ImageNotFound, Task
 
 

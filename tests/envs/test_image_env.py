@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from envs.docker import SHELL_ENV, DockerEnv
+from envs.docker import DockerEnv
+from envs.shell import SHELL_ENV
 from envs.types import Task
 
 PROBE = "RUN mkdir -p {bin} && printf '#!/bin/sh\\necho hello from {bin}\\n' > {bin}/hello && chmod +x {bin}/hello\n"

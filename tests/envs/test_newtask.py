@@ -18,7 +18,7 @@ import pytest
 from swebench.task.repo import load_task_repo
 
 from envs.docker import DockerEnv
-from envs.newtask import DEFAULT_TESTS, NewTask, NewTaskError, is_test_file, read_change
+from envs.fixcommit import DEFAULT_TESTS, NewTask, NewTaskError, is_test_file, read_change
 from envs.tasks import load_tasks
 from tests.helpers.gitlib import git, make_dependency_wheel, make_library
 

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from envs.docker import DockerEnv, decode
+from envs.docker import DockerEnv
 from envs.settings import ContainerSettings
+from envs.shell import decode
 from envs.types import Task
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

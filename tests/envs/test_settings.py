@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from agent.configfile import ConfigError
 from envs.docker import DockerEnv
 from envs.settings import ContainerSettings, parse_size
 from envs.types import Task
-from eval.config import RunConfig, RunConfigError
+from eval.config import RunConfig
 
 
 def test_parse_size_reads_docker_sizes() -> None:
@@ -22,7 +23,7 @@ def test_parse_size_reads_docker_sizes() -> None:
 
 
 def test_bad_limits_are_refused_when_the_config_is_read() -> None:
-    with pytest.raises(RunConfigError, match="mem_limit"):
+    with pytest.raises(ConfigError, match="mem_limit"):
         RunConfig.load(overrides=["container.mem_limit=lots"])
     with pytest.raises(ValidationError, match="minimum"):
         ContainerSettings(mem_limit="1m")

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from envs.docker import TIMEOUT_EXIT_CODE, DockerEnv, decode
+from envs.docker import DockerEnv
+from envs.shell import TIMEOUT_EXIT_CODE, decode
 from envs.types import ContainerDied
 
 

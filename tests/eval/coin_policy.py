@@ -18,7 +18,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from agent.scripted import SCRIPTS
+from agent.policies.scripted import SCRIPTS
 from agent.types import Message
 from envs.types import Task
 

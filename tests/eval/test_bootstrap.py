@@ -9,7 +9,7 @@ import pytest
 
 from eval.bootstrap import Bootstrap, TaskRuns, bootstrap_ci, interval, point_stats
 from eval.experiment_report import summarize
-from eval.report import RunView, selection_curve
+from eval.selection_stats import RunView, selection_curve
 
 
 def test_all_ones_give_the_interval_one_one():

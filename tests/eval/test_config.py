@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.configfile import ConfigError, parse_override
 from agent.redaction import scrub
 from envs.types import Task
-from eval.config import CONFIG_DIR, RunConfig, RunConfigError, parse_override, parse_shard
-from eval.records import shard
+from eval.config import CONFIG_DIR, RunConfig, parse_shard
+from eval.records import shard_tasks
 
 
 def test_run_yaml_composes_strategies_and_agent_defaults():
@@ -33,12 +34,12 @@ def test_overrides_win_over_flags_which_win_over_the_file():
 
 @pytest.mark.parametrize("bad", ["search.k", "=3", "search.k=[unclosed"])
 def test_malformed_override_is_a_config_error(bad):
-    with pytest.raises(RunConfigError):
+    with pytest.raises(ConfigError):
         RunConfig.load(overrides=[bad])
 
 
 def test_unknown_key_is_a_config_error():
-    with pytest.raises(RunConfigError, match="nonsense"):
+    with pytest.raises(ConfigError, match="nonsense"):
         RunConfig.load(overrides=["search.nonsense=1"])
 
 
@@ -49,7 +50,7 @@ def test_parse_override_reads_yaml_values():
 
 def test_shard_is_a_deterministic_partition_by_sorted_id():
     tasks = [Task(instance_id=f"t{i}", problem_statement="", image="") for i in (3, 1, 4, 0, 2)]
-    parts = [[t.instance_id for t in shard(tasks, i, 2)] for i in range(2)]
+    parts = [[t.instance_id for t in shard_tasks(tasks, i, 2)] for i in range(2)]
     assert parts == [["t0", "t2", "t4"], ["t1", "t3"]]
     assert parse_shard("1/2") == (1, 2)
     for bad in ("2/2", "1", "a/b", "0/0"):

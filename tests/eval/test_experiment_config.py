@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.configfile import ConfigError
 from envs.tasks import load_tasks
 from eval.cli import build_parser
 from eval.experiment import (
@@ -17,7 +18,7 @@ from eval.experiment import (
     split_tasks,
     train_config,
 )
-from eval.experiment_config import ExperimentConfig, ExperimentConfigError, SplitRule
+from eval.experiment_config import ExperimentConfig, SplitRule
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -71,7 +72,7 @@ def test_overrides_win_over_flags_which_win_over_the_file(tmp_path):
     ],
 )
 def test_bad_settings_are_one_clear_config_error(overrides, message):
-    with pytest.raises(ExperimentConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         ExperimentConfig.load(overrides=overrides)
 
 

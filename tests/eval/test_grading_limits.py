@@ -18,8 +18,9 @@ from rich.console import Console
 from agent.policies import ScriptedPolicy
 from envs.settings import ContainerSettings, parse_size
 from envs.types import Task
+from eval.batch import grade_predictions, run_batch
 from eval.config import RunConfig
-from eval.runner import Batch, evaluate, run_batch
+from eval.prepare import Batch
 from tests.helpers.containers import labelled_containers
 
 LIMITS = ContainerSettings(mem_limit="192m", cpus=1.0, pids_limit=64)
@@ -98,7 +99,7 @@ def test_fork_bomb_and_memory_hog_in_a_graded_patch_stay_inside_its_limits(
     preds.write_text("".join(json.dumps({"instance_id": i, "model_patch": p}) + "\n" for i, p in rows))
     out, run_id = tmp_path / "run", f"test-grading-limits-{tmp_path.name}"
 
-    finished = evaluate(
+    finished = grade_predictions(
         preds,
         [bomb, fine],
         out,

@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 from ray.cluster_utils import Cluster  # the `ray` extra, which the test command installs
 
-from envs.docker import live_owners
+from envs.container import live_owners
 from envs.images import HASH_LABEL, build_base, context_hash, image_exists
-from eval.cli import EXIT_USAGE, build_parser, config_from_args, main
+from eval.cli import EXIT_USAGE, build_parser, main
+from eval.commands import config_from_args
+from eval.prepare import config_changes
 from eval.ray_executor import (
     RESOURCE,
     SCRATCH,
@@ -33,7 +35,6 @@ from eval.ray_executor import (
     scratch_folder,
     write_files,
 )
-from eval.runner import config_changes
 from tests.helpers.containers import labelled_containers
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from envs.files import write_atomic
-from eval import report
+from eval import report, selection_stats
 from eval.records import InstanceRecord, RunRecord
-from eval.report import RunView, selected_resolved, selection_curve, selection_metrics
+from eval.selection_stats import RunView, selected_resolved, selection_curve, selection_metrics
 from search.select import RunOutcome, choose
 
 
@@ -85,7 +85,7 @@ def test_random_rule_is_the_expectation_over_preferred_runs():
 
 
 def test_large_n_is_sampled_with_a_seed(monkeypatch):
-    monkeypatch.setattr(report, "MAX_EXACT_SUBSETS", 3)
+    monkeypatch.setattr(selection_stats, "MAX_EXACT_SUBSETS", 3)
     runs = views([i % 3 == 0 for i in range(8)], [i / 10 for i in range(8)])
     first, again = selection_curve([runs]), selection_curve([runs])
     assert first == again

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from envs.types import Task
 from eval.pool import Context
+from eval.prepare import config_changes
 from eval.records import (
     InstanceRecord,
     RunnerError,
@@ -20,7 +21,7 @@ from eval.records import (
     load_records,
     stable_run_id,
 )
-from eval.runner import Runner, config_changes
+from eval.runner import Runner
 from eval.watchdog import InstanceTimeout, Watchdog, call_with_deadline
 
 

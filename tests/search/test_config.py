@@ -15,7 +15,7 @@ def test_defaults_come_from_configs_strategies_yaml():
 
 
 def test_overrides_apply_and_none_keeps_the_default():
-    c = SearchConfig.load(strategy="lookahead+select", k=8, n=None)
+    c = SearchConfig.load(flags={"strategy": "lookahead+select", "k": 8, "n": None})
     assert c.uses_lookahead and c.uses_select and c.k == 8 and c.n == 5 and c.runs == 5
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from synthetic import ConstantCritic, TableCritic, reply
 
+from agent.loop import GreedyChooser
 from agent.types import Completion, Message
-from search.greedy import GreedyChooser
 from search.lookahead import CriticError, LookaheadChooser
 
 HISTORY: list[Message] = [{"role": "user", "content": "fix the bug"}]

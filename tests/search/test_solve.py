@@ -91,7 +91,10 @@ def test_budget_stops_the_runs_cleanly_and_the_finished_one_is_chosen(tmp_path):
     statuses = [r.status for r in result.runs]
     assert statuses == ["submitted", "budget_exhausted", "budget_exhausted"]
     stopped = Trajectory.load(tmp_path / "run-1" / "trajectory.json")
-    assert stopped.exit_status == ExitStatus.cost_limit and "search budget exhausted" in stopped.exit_message
+    assert (
+        stopped.exit_status == ExitStatus.budget_exhausted
+        and "search budget exhausted" in stopped.exit_message
+    )
     assert not (tmp_path / "run-2").exists()
     assert result.chosen == 0 and result.patch
 

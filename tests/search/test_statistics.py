@@ -23,7 +23,7 @@ from synthetic import (
     run_episode,
 )
 
-from search.greedy import GreedyChooser
+from agent.loop import GreedyChooser
 from search.lookahead import LookaheadChooser
 from search.select import select
 
