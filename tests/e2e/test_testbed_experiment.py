@@ -17,7 +17,7 @@ import pytest
 from envs.images import build_task_images
 from envs.tasks import load_tasks
 from tests.helpers.containers import labelled_containers
-from tests.helpers.experiment import REPO, experiment_command_plain, run_experiment
+from tests.helpers.experiment import PLAIN_ENTRY, REPO, experiment_command, run_experiment
 
 pytestmark = pytest.mark.slow
 TESTBED = REPO / "examples" / "testbed"
@@ -52,7 +52,7 @@ def testbed_images(docker_client, base_image) -> None:
 def first(tmp_path_factory, testbed_images) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("testbed-exp")
     out = root / "exp"
-    return out, run_experiment(experiment_command_plain(reduced_testbed_config(root), out), out)
+    return out, run_experiment(experiment_command(reduced_testbed_config(root), out, entry=PLAIN_ENTRY), out)
 
 
 def test_learned_critic_selection_beats_the_mean_single_run_on_held_out_tasks(first):

@@ -44,12 +44,17 @@ run:
     return path
 
 
-def experiment_command(config: Path, out: Path, *overrides: str) -> list[str]:
-    """`swe-search experiment` with scripted:coin registered, as a command line."""
+COIN_ENTRY = "tests.eval.coin_policy"
+"""`swe-search` with scripted:coin registered (tests/eval/coin_policy.py)."""
+PLAIN_ENTRY = "eval.cli"
+
+
+def experiment_command(config: Path, out: Path, *overrides: str, entry: str = COIN_ENTRY) -> list[str]:
+    """`swe-search experiment` as a command line (`python -m <entry> experiment ...`)."""
     return [
         sys.executable,
         "-m",
-        "tests.eval.coin_policy",
+        entry,
         "experiment",
         "-c",
         str(config),
@@ -68,22 +73,6 @@ def run_reduced_experiment(out: Path, *overrides: str, timeout: float = 900) -> 
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return json.loads((out / "experiment.json").read_text(encoding="utf-8"))
-
-
-def experiment_command_plain(config: Path, out: Path, *overrides: str) -> list[str]:
-    """`swe-search experiment` as a command line, with no test policy registered."""
-    return [
-        sys.executable,
-        "-m",
-        "eval.cli",
-        "experiment",
-        "-c",
-        str(config),
-        "--out",
-        str(out),
-        "--no-progress",
-        *overrides,
-    ]
 
 
 def run_experiment(cmd: list[str], out: Path, timeout: float = 1500) -> dict[str, Any]:
