@@ -36,6 +36,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from agent.types import Message
@@ -67,6 +68,10 @@ class ContextTooLong(SerializeError):
     """Even the head plus the scored turn exceed the context limit."""
 
 
+OPTIONAL_KEYS = ("drop", "action_head", "action_tail")
+"""Compression settings a checkpoint's config.json carries only when they are set."""
+
+
 @dataclass(frozen=True)
 class Compression:
     """Remove what `drop` matches, then keep the first `head` and last `tail` characters of every
@@ -91,11 +96,15 @@ class Compression:
                 )
         if self.drop is not None:
             try:
-                re.compile(self.drop, re.M)
+                self._dropped  # noqa: B018 - compiles once, here, so a bad pattern fails at load
             except re.error as e:
                 raise SerializeError(
                     f"compression drop {self.drop!r} is not a regular expression: {e}"
                 ) from e
+
+    @cached_property
+    def _dropped(self) -> re.Pattern[str]:
+        return re.compile(self.drop or "", re.M)
 
     def _action_cut(self) -> tuple[int, int]:
         return (
@@ -106,14 +115,14 @@ class Compression:
     def apply(self, content: str, role: str = "user") -> str:
         """`content` of a message of `role` as the critic reads it."""
         if self.drop:
-            content = re.sub(self.drop, "", content, flags=re.M)
+            content = self._dropped.sub("", content)
         head, tail = self._action_cut() if role == "assistant" else (self.head, self.tail)
         if len(content) <= head + tail + len(CUT_MARK):
             return content
         return content[:head] + CUT_MARK + (content[-tail:] if tail else "")
 
     def to_config(self) -> dict[str, Any]:
-        optional = {"drop": self.drop, "action_head": self.action_head, "action_tail": self.action_tail}
+        optional = {k: getattr(self, k) for k in OPTIONAL_KEYS}
         return {"head": self.head, "tail": self.tail, **{k: v for k, v in optional.items() if v is not None}}
 
 
@@ -125,7 +134,7 @@ def compression_from_config(config: Any) -> Compression | None:
         return None
     if not isinstance(raw, dict) or not {"head", "tail"} <= raw.keys():
         raise SerializeError(f"{CONFIG_KEY} must be {{'head': int, 'tail': int}}, got {raw!r}")
-    optional = {k: raw[k] for k in ("drop", "action_head", "action_tail") if raw.get(k) is not None}
+    optional = {k: raw[k] for k in OPTIONAL_KEYS if raw.get(k) is not None}
     return Compression(int(raw["head"]), int(raw["tail"]), **optional)
 
 
