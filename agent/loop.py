@@ -28,7 +28,7 @@ from agent.stops import (
     TooManyFormatErrors,
 )
 from agent.trajectory import ExitStatus, Trajectory
-from agent.types import Choice, Message, Policy, StepChooser, usage_of
+from agent.types import Choice, Message, Policy, StepChooser
 from envs.types import Env
 
 __all__ = ["Agent", "AgentConfig", "AgentStop", "ExitStatus", "GreedyChooser", "Trajectory"]
@@ -53,7 +53,7 @@ class GreedyChooser:
             candidates=[candidate],
             error=candidate.error,
             latency=time.monotonic() - start,
-            **usage_of(completion).fields(),
+            usage=completion.usage,
         )
 
 
@@ -164,16 +164,16 @@ class Agent:
             raise ContextExhausted(str(exc)) from exc
         except PolicyError as exc:
             raise PolicyFailed(f"{type(exc).__name__}: {exc}") from exc
-        if choice.completion.prompt_tokens:
-            self._measured = (choice.completion.prompt_tokens, chars)
+        if choice.completion.usage.prompt_tokens:
+            self._measured = (choice.completion.usage.prompt_tokens, chars)
         return choice
 
     def _check_limits(self, traj: Trajectory) -> None:
         c, stats = self.config, traj.stats
         if stats.steps >= c.step_limit:
             raise StepLimitReached(f"reached the step limit of {c.step_limit}")
-        if c.cost_limit and stats.cost >= c.cost_limit:
-            raise CostLimitReached(f"spent ${stats.cost:.4f} of the ${c.cost_limit:g} limit")
+        if c.cost_limit and stats.usage.cost >= c.cost_limit:
+            raise CostLimitReached(f"spent ${stats.usage.cost:.4f} of the ${c.cost_limit:g} limit")
         if self._elapsed() >= c.wall_time:
             raise TimeLimitReached(f"ran for {self._elapsed():.0f} s of the {c.wall_time:g} s limit")
         tokens = self._estimate_prompt_tokens(traj.messages)

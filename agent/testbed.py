@@ -70,7 +70,7 @@ from unidiff.errors import UnidiffParseError
 
 from agent.policies import PolicyError
 from agent.scaffold import FormatError, parse_action
-from agent.types import Completion, Message
+from agent.types import Completion, Message, Usage
 from envs.types import Task
 
 NAME = "testbed"
@@ -465,7 +465,7 @@ class TestbedPolicy:
             self._draws[state] = first + n
         prompt = math.ceil(sum(len(m.get("content", "")) for m in messages) / 4)
         texts = [self.decide(messages, self._rng(state, first + i), t) for i in range(n)]
-        return [Completion(text, prompt, math.ceil(len(text) / 4), 0.0, 0.0) for text in texts]
+        return [Completion(text, Usage(prompt, math.ceil(len(text) / 4))) for text in texts]
 
     def _rng(self, state: str, k: int) -> random.Random:
         key = f"{self.knobs.seed}\0{self.task.instance_id}\0{state}\0{k}".encode()

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from agent.redaction import PATCH_WITHHELD, carries_secret, scrub
-from agent.types import Candidate, Choice, Message, usage_of
+from agent.types import Candidate, Choice, Message, Usage
 from envs.files import write_atomic
 
 SCHEMA_VERSION = 1
@@ -56,14 +64,41 @@ class CandidateRecord(BaseModel):
         )
 
 
-class Spending(BaseModel):
-    """What policy and critic calls consumed: a step's, or the run's in total (Stats). The three
-    usage fields are agent.types.Usage as stored (`usage_of(step)`)."""
+USAGE_KEYS = tuple(f.name for f in fields(Usage))
+"""How a Usage is stored: flat keys prompt_tokens, completion_tokens, cost (as every trajectory file has them)."""
 
-    prompt_tokens: int = Field(0, description="Prompt tokens of the policy calls.")
-    completion_tokens: int = Field(0, description="Completion tokens of the policy calls.")
-    cost: float = Field(0.0, description="USD spent on the policy calls.")
+
+class Spending(BaseModel):
+    """What policy and critic calls consumed: a step's, or the run's in total (Stats).
+
+    In Python `usage` is one agent.types.Usage; on disk its three numbers stay flat keys in its place
+    (`prompt_tokens`, `completion_tokens`, `cost`), so trajectory files and their readers never change.
+    """
+
+    usage: Usage = Field(
+        default_factory=Usage, description="Tokens and USD of the policy calls (stored as three flat keys)."
+    )
     critic_calls: int = Field(0, description="Critic requests made.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_usage(cls, data: Any) -> Any:
+        """Read the stored flat keys back into one `usage`."""
+        if isinstance(data, dict) and "usage" not in data and any(k in data for k in USAGE_KEYS):
+            data = dict(data)
+            data["usage"] = {k: data.pop(k) for k in USAGE_KEYS if k in data}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _flatten_usage(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Write `usage` as its three flat keys, in its place (the order files have always had)."""
+        out: dict[str, Any] = {}
+        for key, value in handler(self).items():
+            if key == "usage":
+                out.update(value)
+            else:
+                out[key] = value
+        return out
 
 
 class Step(Spending):
@@ -135,15 +170,14 @@ class Trajectory(BaseModel):
             chosen_index=choice.chosen_index,
             critic_calls=choice.critic_calls,
             latency=choice.latency,
-            **usage_of(choice).fields(),
+            usage=choice.usage,
             **extra,
         )
         self.steps.append(step)
         s = self.stats
         s.steps += 1
         s.format_errors += choice.error is not None
-        for name, total in (usage_of(s) + usage_of(choice)).fields().items():
-            setattr(s, name, total)
+        s.usage += choice.usage
         s.critic_calls += choice.critic_calls
         s.wall_time = time.time() - s.started_at
         return step

@@ -16,8 +16,8 @@ Message = dict[str, str]
 class Usage:
     """What policy calls consumed: tokens and USD. Values add up with `+`.
 
-    Completion, Choice, the trajectory's Step and Stats carry these three numbers as fields (their
-    constructors and JSON keep them); `usage_of` reads them as one value, and every sum goes through it.
+    Completion, Choice, the trajectory's Step and Stats and search's Spent each carry one Usage; a
+    trajectory file still stores its three numbers as flat keys (agent.trajectory.Spending).
     """
 
     prompt_tokens: int = 0
@@ -36,24 +36,13 @@ class Usage:
             self.cost + other.cost,
         )
 
-    def fields(self) -> dict[str, Any]:
-        """The three numbers as keyword arguments (for Choice, Step)."""
-        return asdict(self)
-
-
-def usage_of(carrier: Any) -> Usage:
-    """The Usage of anything with prompt_tokens, completion_tokens and cost (Completion, Choice, Step, Stats)."""
-    return Usage(carrier.prompt_tokens, carrier.completion_tokens, carrier.cost)
-
 
 @dataclass
 class Completion:
-    """One sampled reply of the policy, with what it cost (`usage_of(completion)`)."""
+    """One sampled reply of the policy, with what it cost."""
 
     text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
+    usage: Usage = Usage()
     latency: float = 0.0
 
 
@@ -90,7 +79,7 @@ class Candidate:
 @dataclass
 class Choice:
     """What a StepChooser decided: the completion to act on plus every candidate it weighed, and what
-    choosing it consumed (`usage_of(choice)`: every sample of the step, duplicates included)."""
+    choosing it consumed (`usage`: every sample of the step, duplicates included)."""
 
     completion: Completion
     action: Action | None
@@ -98,9 +87,7 @@ class Choice:
     chosen_index: int = 0
     error: str | None = None
     """Set when the chosen text is a format error (the loop then sends the corrective message)."""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
+    usage: Usage = Usage()
     critic_calls: int = 0
     latency: float = 0.0
 

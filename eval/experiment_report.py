@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.trajectory import Stats
 from envs.files import write_atomic
 from eval.bootstrap import Bootstrap, TaskRuns, interval
 from eval.experiment import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, pool_dir
@@ -93,6 +94,7 @@ def run_cost(traj: dict[str, Any], run: RunRecord) -> dict[str, float]:
     """One run's policy calls (one `sample` per step), samples, tokens, USD, critic calls, wall time."""
     steps = traj.get("steps", [])
     stats = traj.get("stats", {})
+    usage = Stats.model_validate(stats).usage
     samples = sum(sum(c.get("count", 1) for c in s.get("candidates") or [{}]) for s in steps)
     step_calls = sum(s.get("critic_calls", 0) for s in steps)
     last = steps[-1] if steps else {}
@@ -102,8 +104,8 @@ def run_cost(traj: dict[str, Any], run: RunRecord) -> dict[str, float]:
     return {
         "policy_calls": float(len(steps)),
         "policy_samples": float(samples),
-        "policy_tokens": float(stats.get("prompt_tokens", 0) + stats.get("completion_tokens", 0)),
-        "cost_usd": float(stats.get("cost", 0.0)),
+        "policy_tokens": float(usage.tokens),
+        "cost_usd": float(usage.cost),
         "critic_calls": float(step_calls + final_scoring),
         "final_scoring_calls": float(final_scoring),
         "wall_time": float(stats.get("wall_time", 0.0)),

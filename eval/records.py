@@ -209,7 +209,7 @@ def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) 
         trajectory=rel,
         exit_status=status,
         steps=len(traj.steps),
-        cost=traj.stats.cost,
+        cost=traj.stats.usage.cost,
         final_q=traj.final_q,
         mean_q=mean_q(traj.steps),
         submitted=traj.exit_status == ExitStatus.submitted,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from agent.loop import AgentStop
 from agent.trajectory import ExitStatus
+from agent.types import Usage
 from search.config import BudgetConfig
 
 BUDGET_MESSAGE = "search budget exhausted"
@@ -26,10 +27,9 @@ class BudgetExhausted(AgentStop):
 
 @dataclass
 class Spent:
-    """What the search has used so far."""
+    """What the search has used so far (the budget's `policy_tokens` limit counts `usage.tokens`)."""
 
-    policy_tokens: int = 0
-    cost: float = 0.0
+    usage: Usage = Usage()
     critic_calls: int = 0
     wall_time: float = 0.0
 
@@ -50,28 +50,28 @@ class Budget:
         self._clock = clock
         self._start = clock()
         self._lock = threading.Lock()
-        self._tokens = 0
-        self._cost = 0.0
+        self._usage = Usage()
         self._critic_calls = 0
 
-    def charge(self, tokens: int = 0, cost: float = 0.0, critic_calls: int = 0) -> None:
+    def charge(self, usage: Usage | None = None, critic_calls: int = 0) -> None:
         """Record spending (never raises: work already done is always counted)."""
         with self._lock:
-            self._tokens += tokens
-            self._cost += cost
+            if usage is not None:
+                self._usage += usage
             self._critic_calls += critic_calls
 
     def spent(self) -> Spent:
         with self._lock:
-            return Spent(self._tokens, self._cost, self._critic_calls, self._clock() - self._start)
+            return Spent(self._usage, self._critic_calls, self._clock() - self._start)
 
     def exhausted(self) -> str | None:
         """The reason the budget is spent, or None while some is left."""
         s, c = self.spent(), self.config
-        if c.policy_tokens is not None and s.policy_tokens >= c.policy_tokens:
-            return f"policy tokens {s.policy_tokens} >= {c.policy_tokens}"
-        if c.cost is not None and s.cost >= c.cost:
-            return f"cost ${s.cost:.4f} >= ${c.cost:.4f}"
+        tokens, cost = s.usage.tokens, s.usage.cost
+        if c.policy_tokens is not None and tokens >= c.policy_tokens:
+            return f"policy tokens {tokens} >= {c.policy_tokens}"
+        if c.cost is not None and cost >= c.cost:
+            return f"cost ${cost:.4f} >= ${c.cost:.4f}"
         if c.critic_calls is not None and s.critic_calls >= c.critic_calls:
             return f"critic calls {s.critic_calls} >= {c.critic_calls}"
         if c.wall_time is not None and s.wall_time >= c.wall_time:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.scaffold import to_candidate
-from agent.types import Candidate, Completion, Usage, usage_of
+from agent.types import Candidate, Completion, Usage
 
 
 def normalize(text: str) -> str:
@@ -38,7 +38,7 @@ def pool(completions: list[Completion]) -> Pool:
     by_key: dict[str, int] = {}
     out = Pool(candidates=[], completions=[])
     for completion in completions:
-        out.usage += usage_of(completion)
+        out.usage += completion.usage
         key = normalize(completion.text)
         if key in by_key:
             out.candidates[by_key[key]].count += 1

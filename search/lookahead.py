@@ -70,7 +70,7 @@ class LookaheadChooser:
             raise NoCandidates(f"policy returned no completions (asked for {self.k})")
         step = pool(completions)
         if self.budget:
-            self.budget.charge(tokens=step.usage.tokens, cost=step.usage.cost)
+            self.budget.charge(step.usage)
         critic_calls = self._score(history, step)
         chosen = self._argmax(step)
         candidate = step.candidates[chosen]
@@ -82,7 +82,7 @@ class LookaheadChooser:
             error=candidate.error,
             critic_calls=critic_calls,
             latency=time.monotonic() - start,
-            **step.usage.fields(),
+            usage=step.usage,
         )
 
     def _score(self, history: list[Message], step: Pool) -> int:

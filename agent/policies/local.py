@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.policies import ContextOverflowError, ModelSpec, UnknownModelError
-from agent.types import Completion, Message
+from agent.types import Completion, Message, Usage
 
 
 @lru_cache(maxsize=2)
@@ -156,5 +156,5 @@ class LocalPolicy:
         for row in out[:, ids.shape[1] :].tolist():
             length = row.index(eos) + 1 if eos is not None and eos in row else len(row)
             text = self.tokenizer.decode(row[:length], skip_special_tokens=True)
-            completions.append(Completion(text, ids.shape[1], length, 0.0, latency / n))
+            completions.append(Completion(text, Usage(ids.shape[1], length), latency / n))
         return completions

@@ -22,7 +22,7 @@ from agent.policies import (
     PolicyUnavailableError,
 )
 from agent.redaction import ScrubLogs, register_secret
-from agent.types import Completion, Message
+from agent.types import Completion, Message, Usage
 
 log = logging.getLogger(__name__)
 log.addFilter(ScrubLogs())  # its messages name the endpoint, which may carry user:password@
@@ -211,6 +211,6 @@ class OpenAIPolicy:
         cost = self.spec.price.cost(prompt, completion) / max(len(texts), 1)
         shares = [completion // len(texts) + (i < completion % len(texts)) for i in range(len(texts))]
         return [
-            Completion(text=t, prompt_tokens=prompt, completion_tokens=s, cost=cost, latency=latency)
+            Completion(text=t, usage=Usage(prompt, s, cost), latency=latency)
             for t, s in zip(texts, shares, strict=True)
         ]

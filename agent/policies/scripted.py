@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.policies import PolicyFor, ScriptExhaustedError, UnknownModelError
-from agent.types import Completion, Message
+from agent.types import Completion, Message, Usage
 from envs.types import Task
 
 GOLD_EOF = "SWE_SEARCH_GOLD_PATCH_EOF"
@@ -122,4 +122,4 @@ class ScriptedPolicy:
         texts = [reply] if isinstance(reply, str) else list(reply)
         texts = [texts[i % len(texts)] for i in range(n)]
         prompt = math.ceil(sum(len(m["content"]) for m in messages) / 4)
-        return [Completion(t, prompt, math.ceil(len(t) / 4), self.cost_per_call / n, 0.0) for t in texts]
+        return [Completion(t, Usage(prompt, math.ceil(len(t) / 4), self.cost_per_call / n)) for t in texts]

@@ -8,7 +8,7 @@ from agent.config import AgentConfig
 from agent.loop import Agent, ExitStatus, GreedyChooser
 from agent.policies import ContextOverflowError, PolicyUnavailableError, ScriptedPolicy
 from agent.trajectory import Trajectory
-from agent.types import Choice, Completion
+from agent.types import Choice, Completion, Usage
 from envs.docker import DockerEnv
 from tests.agent.support import base_task, reply
 
@@ -52,7 +52,7 @@ def test_cost_limit(loop_env):
     policy = ScriptedPolicy(lambda messages: reply("echo paid"), cost_per_call=1.0)
     traj = run(loop_env, policy, cost_limit=2.5)
     assert traj.exit_status is ExitStatus.cost_limit and len(traj.steps) == 3
-    assert traj.stats.cost == pytest.approx(3.0)
+    assert traj.stats.usage.cost == pytest.approx(3.0)
 
 
 def test_context_budget_is_checked_before_the_prompt_overflows(loop_env):
@@ -124,8 +124,7 @@ class PickSecond:
             action=candidates[1].action,
             candidates=candidates,
             chosen_index=1,
-            prompt_tokens=sum(c.prompt_tokens for c in completions),
-            completion_tokens=sum(c.completion_tokens for c in completions),
+            usage=sum((c.usage for c in completions), Usage()),
             critic_calls=1,
         )
 
@@ -143,4 +142,4 @@ def test_greedy_chooser_passes_its_temperature(loop_env):
     policy = ScriptedPolicy([reply("echo x")])
     Agent(loop_env, policy, chooser=GreedyChooser(temperature=0.3), config=AgentConfig(step_limit=1)).run()
     assert policy.calls[0]["temperature"] == 0.3 and policy.calls[0]["n"] == 1
-    assert Completion("t").cost == 0.0
+    assert Completion("t").usage.cost == 0.0

@@ -62,9 +62,9 @@ def test_samples_n_completions_and_counts_tokens(tiny):
     model, tokenizer = tiny
     policy = LocalPolicy(model, tokenizer, max_new_tokens=12, seed=1, device="cpu")
     out = policy.sample(MESSAGES, n=3, temperature=1.0)
-    assert len(out) == 3 and all(c.cost == 0.0 for c in out)
+    assert len(out) == 3 and all(c.usage.cost == 0.0 for c in out)
     prompt = len(tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True))
-    assert all(0 < c.prompt_tokens <= prompt and 0 < c.completion_tokens <= 12 for c in out)
+    assert all(0 < c.usage.prompt_tokens <= prompt and 0 < c.usage.completion_tokens <= 12 for c in out)
     greedy = policy.sample(MESSAGES, n=2, temperature=0.0)
     assert greedy[0].text == greedy[1].text == policy.sample(MESSAGES, n=1, temperature=0.0)[0].text
 
@@ -76,7 +76,7 @@ def test_context_overflow_raises_or_truncates(tiny):
         LocalPolicy(model, tokenizer, context_tokens=64, max_new_tokens=8, device="cpu").sample(long)
     policy = LocalPolicy(model, tokenizer, context_tokens=64, max_new_tokens=8, truncate=True, device="cpu")
     [c] = policy.sample(long)
-    assert c.prompt_tokens == 56
+    assert c.usage.prompt_tokens == 56
 
 
 @pytest.mark.slow
@@ -87,8 +87,10 @@ def test_tiny_model_drives_several_agent_steps(tiny, tmp_path):
     with DockerEnv(base_task("agent-local"), run_id="test-agent") as env:
         traj = Agent(env, policy, GreedyChooser(temperature=1.0), config=config).run(tmp_path / "t.json")
     assert traj.exit_status is ExitStatus.step_limit and len(traj.steps) == 4
-    assert all(s.prompt_tokens > 0 and s.completion_tokens > 0 and s.cost == 0 for s in traj.steps)
-    assert traj.steps[1].prompt_tokens > traj.steps[0].prompt_tokens
+    assert all(
+        s.usage.prompt_tokens > 0 and s.usage.completion_tokens > 0 and s.usage.cost == 0 for s in traj.steps
+    )
+    assert traj.steps[1].usage.prompt_tokens > traj.steps[0].usage.prompt_tokens
     assert traj.config["policy"]["backend"] == "local"
 
 
@@ -100,5 +102,5 @@ def test_smollm2_runs_three_steps_on_an_example_task(example_task, tmp_path):
     with DockerEnv(example_task("swe-search__textkit-1"), run_id="test-agent") as env:
         traj = Agent(env, policy, GreedyChooser(temperature=0.0), config=config).run(tmp_path / "t.json")
     assert traj.exit_status in (ExitStatus.step_limit, ExitStatus.submitted), traj.exit_message
-    assert len(traj.steps) >= 1 and all(s.completion_tokens > 0 for s in traj.steps)
+    assert len(traj.steps) >= 1 and all(s.usage.completion_tokens > 0 for s in traj.steps)
     assert all(s.response for s in traj.steps)

@@ -36,8 +36,8 @@ def test_one_completion_counts_tokens_and_cost(server):
     server.push(Reply("hello", prompt_tokens=1000, completion_tokens=10))
     policy = policy_for(server, price={"input": 2.0, "output": 10.0})
     [c] = policy.sample(MESSAGES, n=1, temperature=0.5)
-    assert c.text == "hello" and (c.prompt_tokens, c.completion_tokens) == (1000, 10)
-    assert c.cost == pytest.approx((1000 * 2.0 + 10 * 10.0) / 1e6)
+    assert c.text == "hello" and (c.usage.prompt_tokens, c.usage.completion_tokens) == (1000, 10)
+    assert c.usage.cost == pytest.approx((1000 * 2.0 + 10 * 10.0) / 1e6)
     body = server.completions[0].body
     assert body["messages"] == MESSAGES and body["temperature"] == 0.5 and "n" not in body
     assert server.completions[0].headers["Authorization"] == "Bearer sk-test-not-a-real-key-123456"
@@ -53,8 +53,8 @@ def test_n_completions_come_from_one_request_when_supported(server):
 def test_n_costs_add_up_to_the_request_cost(server):
     server.push(Reply(["a", "b"], prompt_tokens=100, completion_tokens=31))
     out = policy_for(server, price={"input": 1.0, "output": 1.0}).sample(MESSAGES, n=2)
-    assert sum(c.completion_tokens for c in out) == 31
-    assert sum(c.cost for c in out) == pytest.approx(131 / 1e6)
+    assert sum(c.usage.completion_tokens for c in out) == 31
+    assert sum(c.usage.cost for c in out) == pytest.approx(131 / 1e6)
 
 
 def test_n_falls_back_to_parallel_requests_when_server_rejects_n():

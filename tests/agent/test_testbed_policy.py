@@ -443,8 +443,11 @@ def test_usage_is_reported(tasks):
     task = tasks[TEXTKIT]
     messages = start(task)
     completion = TestbedPolicy(task).sample(messages)[0]
-    assert completion.prompt_tokens == math.ceil(sum(len(m["content"]) for m in messages) / 4)
-    assert completion.completion_tokens == math.ceil(len(completion.text) / 4) and completion.cost == 0.0
+    assert completion.usage.prompt_tokens == math.ceil(sum(len(m["content"]) for m in messages) / 4)
+    assert (
+        completion.usage.completion_tokens == math.ceil(len(completion.text) / 4)
+        and completion.usage.cost == 0.0
+    )
     scaffold.parse_action(completion.text)  # every reply parses
 
 

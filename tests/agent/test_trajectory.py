@@ -17,7 +17,7 @@ from agent.loop import Agent, ExitStatus
 from agent.policies import make_policy
 from agent.redaction import scrub
 from agent.trajectory import SCHEMA_VERSION, Trajectory
-from agent.types import Action, Candidate, Choice, Completion
+from agent.types import Action, Candidate, Choice, Completion, Usage
 from envs.container import cleanup
 from envs.docker import DockerEnv
 from tests.agent.support import base_task, reply
@@ -32,7 +32,14 @@ def sample_trajectory() -> Trajectory:
     good = Candidate("t\n```\nls\n```", Action("t", "ls"), q=0.7, count=2)
     bad = Candidate("no block", error="no fenced command block", q=None)
     choice = Choice(
-        Completion(good.text, 10, 3, 0.01, 0.5), good.action, [bad, good], 1, None, 20, 6, 0.02, 1, 0.9
+        Completion(good.text, Usage(10, 3, 0.01), 0.5),
+        good.action,
+        [bad, good],
+        1,
+        None,
+        Usage(20, 6, 0.02),
+        1,
+        0.9,
     )
     traj.record(choice, "file.txt\n(Current directory: /, current file: n/a) bash-$", 0, False, cwd="/")
     traj.final_q = 0.7
@@ -48,8 +55,8 @@ def test_round_trip_keeps_every_candidate_and_score(tmp_path):
     step = loaded.steps[0]
     assert [c.q for c in step.candidates] == [None, 0.7] and step.candidates[1].count == 2
     assert step.candidates[0].error == "no fenced command block" and step.chosen_index == 1
-    assert (step.prompt_tokens, step.completion_tokens, step.critic_calls) == (20, 6, 1)
-    assert loaded.exit_status is ExitStatus.step_limit and loaded.stats.cost == pytest.approx(0.02)
+    assert (step.usage.prompt_tokens, step.usage.completion_tokens, step.critic_calls) == (20, 6, 1)
+    assert loaded.exit_status is ExitStatus.step_limit and loaded.stats.usage.cost == pytest.approx(0.02)
     data = json.loads((tmp_path / "t.json").read_text())
     assert data["schema_version"] == SCHEMA_VERSION and data["exit_status"] == "step_limit"
 

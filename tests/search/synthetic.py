@@ -20,7 +20,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from agent.types import Choice, Completion, Message, StepChooser
+from agent.types import Choice, Completion, Message, StepChooser, Usage
 from envs.types import Observation, Task
 from search.budget import BudgetExhausted
 from search.select import RunOutcome, final_q
@@ -122,7 +122,7 @@ class SyntheticPolicy:
                     break
                 u -= arm.p
             text = text or "I am not sure what to run."  # a format error
-        return Completion(text=text, prompt_tokens=10, completion_tokens=5, cost=0.001)
+        return Completion(text=text, usage=Usage(prompt_tokens=10, completion_tokens=5, cost=0.001))
 
 
 class SyntheticEnv:

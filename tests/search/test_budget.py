@@ -7,6 +7,7 @@ import threading
 import pytest
 from synthetic import Arm, OracleCritic, SyntheticEnv, SyntheticPolicy, SyntheticTask, run_episode
 
+from agent.types import Usage
 from search.budget import Budget, BudgetExhausted
 from search.config import BudgetConfig
 from search.lookahead import LookaheadChooser
@@ -21,7 +22,7 @@ def test_charges_from_many_threads_add_up():
 
     def work():
         for _ in range(1000):
-            budget.charge(tokens=1, cost=0.001, critic_calls=1)
+            budget.charge(Usage(prompt_tokens=1, cost=0.001), critic_calls=1)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
@@ -29,14 +30,16 @@ def test_charges_from_many_threads_add_up():
     for t in threads:
         t.join()
     spent = budget.spent()
-    assert spent.policy_tokens == 8000 and spent.critic_calls == 8000 and spent.cost == pytest.approx(8.0)
+    assert (
+        spent.usage.tokens == 8000 and spent.critic_calls == 8000 and spent.usage.cost == pytest.approx(8.0)
+    )
 
 
 @pytest.mark.parametrize(
     ("limits", "charge"),
     [
-        (BudgetConfig(policy_tokens=100), {"tokens": 100}),
-        (BudgetConfig(cost=1.0), {"cost": 1.0}),
+        (BudgetConfig(policy_tokens=100), {"usage": Usage(prompt_tokens=100)}),
+        (BudgetConfig(cost=1.0), {"usage": Usage(cost=1.0)}),
         (BudgetConfig(critic_calls=3), {"critic_calls": 3}),
     ],
 )
@@ -76,7 +79,7 @@ def test_exhausted_budget_stops_the_runs_and_still_returns_a_choice():
     assert len(sel.runs[2].trajectory.actions) == 2  # stopped cleanly after two steps
     assert sel.runs[3].trajectory.actions == [] and sel.runs[4].trajectory.actions == []
     assert sel.chosen in (0, 1) and sel.patch
-    assert budget.spent().policy_tokens == 600
+    assert budget.spent().usage.tokens == 600
 
 
 def test_exhausted_budget_stops_parallel_runs_too():

@@ -6,7 +6,7 @@ import pytest
 from synthetic import ConstantCritic, TableCritic, reply
 
 from agent.loop import GreedyChooser
-from agent.types import Completion, Message
+from agent.types import Completion, Message, Usage
 from search.lookahead import CriticError, LookaheadChooser
 
 HISTORY: list[Message] = [{"role": "user", "content": "fix the bug"}]
@@ -24,7 +24,7 @@ class FixedPolicy:
     ) -> list[Completion]:
         self.requests.append((n, temperature))
         return [
-            Completion(text=t, prompt_tokens=100, completion_tokens=10 + i, cost=0.01)
+            Completion(text=t, usage=Usage(prompt_tokens=100, completion_tokens=10 + i, cost=0.01))
             for i, t in enumerate(self.texts[:n])
         ]
 
@@ -69,9 +69,9 @@ def test_one_policy_call_for_k_samples_at_the_configured_temperature():
 
 def test_tokens_and_cost_of_all_k_completions_are_counted():
     choice = choose([reply("a"), reply("a"), reply("b"), "no block"], ConstantCritic())
-    assert choice.prompt_tokens == 400
-    assert choice.completion_tokens == 10 + 11 + 12 + 13
-    assert choice.cost == pytest.approx(0.04)
+    assert choice.usage.prompt_tokens == 400
+    assert choice.usage.completion_tokens == 10 + 11 + 12 + 13
+    assert choice.usage.cost == pytest.approx(0.04)
     assert choice.latency >= 0
 
 
