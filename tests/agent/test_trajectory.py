@@ -61,6 +61,15 @@ def test_round_trip_keeps_every_candidate_and_score(tmp_path):
     assert data["schema_version"] == SCHEMA_VERSION and data["exit_status"] == "step_limit"
 
 
+def test_usage_is_stored_as_the_three_flat_keys_files_have_always_had():
+    data = json.loads(sample_trajectory().to_json())
+    step, stats = data["steps"][0], data["stats"]
+    assert list(step)[:4] == ["prompt_tokens", "completion_tokens", "cost", "critic_calls"]
+    assert (step["prompt_tokens"], step["completion_tokens"], step["cost"]) == (20, 6, 0.02)
+    assert "usage" not in step and "usage" not in stats and stats["prompt_tokens"] == 20
+    assert Trajectory.model_validate(data).stats.usage == Usage(20, 6, 0.02)
+
+
 def test_load_rejects_other_schema_versions(tmp_path):
     path = tmp_path / "t.json"
     path.write_text(json.dumps({**json.loads(sample_trajectory().to_json()), "schema_version": 99}))
