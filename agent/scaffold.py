@@ -15,7 +15,8 @@ from agent.config import AgentConfig
 from agent.types import Action, Candidate, Message
 from envs.types import Env, Observation
 
-TOOLS_SOURCE = Path(__file__).parent / "tools" / "swe_tools.py"
+TOOLS_SOURCE = Path(__file__).parent / "tools"
+"""The tools as they are copied into the container: __main__.py and the swe_tools package."""
 TOOLS_DIR = "/usr/local/lib/swe-search-tools"
 BIN_DIR = "/usr/local/bin"
 TOOL_NAMES = (
@@ -216,7 +217,16 @@ def read_state(env: Env, fallback_cwd: str) -> ShellState:
 
 
 def wrapper_script(python: str, tool: str) -> str:
-    return f'#!/bin/sh\nexec {shlex.quote(python)} -I -S {TOOLS_DIR}/swe_tools.py {tool} "$@"\n'
+    # Python runs the folder by its __main__.py, with the folder on sys.path (which -I gives no script)
+    return f'#!/bin/sh\nexec {shlex.quote(python)} -I -S {TOOLS_DIR} {tool} "$@"\n'
+
+
+def tool_files() -> dict[str, bytes]:
+    """Every source file of the tools, by its path in the container."""
+    return {
+        f"{TOOLS_DIR}/{path.relative_to(TOOLS_SOURCE).as_posix()}": path.read_bytes()
+        for path in sorted(TOOLS_SOURCE.rglob("*.py"))
+    }
 
 
 def install_tools(env: Env, window: int = 100) -> str:
@@ -228,7 +238,8 @@ def install_tools(env: Env, window: int = 100) -> str:
     mkdir = env.execute(f"mkdir -p {TOOLS_DIR} {BIN_DIR}", timeout=30)
     if mkdir.exit_code != 0:
         raise ToolSetupError(f"could not create {TOOLS_DIR}: {mkdir.output}")
-    env.write_file(f"{TOOLS_DIR}/swe_tools.py", TOOLS_SOURCE.read_bytes())
+    for path, source in tool_files().items():
+        env.write_file(path, source)
     for tool in TOOL_NAMES:
         env.write_file(f"{BIN_DIR}/{tool}", wrapper_script(python, tool).encode())
     paths = " ".join(f"{BIN_DIR}/{t}" for t in TOOL_NAMES)
