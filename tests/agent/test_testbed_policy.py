@@ -21,15 +21,8 @@ import yaml
 from agent import scaffold
 from agent.config import AgentConfig
 from agent.policies import policy_factory
-from agent.testbed import (
-    GOLD,
-    TestbedError,
-    TestbedKnobs,
-    TestbedPolicy,
-    analytic_pass_at_1,
-    parse_patch,
-    tempered,
-)
+from agent.testbed import TestbedKnobs, TestbedPolicy, analytic_pass_at_1
+from agent.testbed_task import GOLD, TestbedError, parse_patch, tempered
 from agent.types import Message
 from envs.tasks import load_tasks
 from envs.types import Observation, Task
