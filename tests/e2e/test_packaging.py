@@ -11,6 +11,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from tests.helpers.commands import pip_wheel
+
 ROOT = Path(__file__).resolve().parents[2]
 
 LOAD_DEFAULTS = """
@@ -44,25 +46,7 @@ def test_an_installed_wheel_reads_the_same_defaults_as_the_source_tree(tmp_path)
     for name in ("agent", "search", "critic", "envs", "eval", "configs"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp_path / "wheels"
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(wheels),
-            ".",
-        ],
-        cwd=src,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    build = pip_wheel(src, wheels)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = wheels.glob("swe_search-*.whl")
     site = tmp_path / "site"

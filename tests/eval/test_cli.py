@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from eval.cli import build_parser, main
+from tests.helpers.commands import swe_search
 from tests.helpers.containers import labelled_containers
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def swe_search(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eval.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_help_explains_every_run_flag():

@@ -8,16 +8,15 @@ without the check the run would go ahead (agent, then grading) instead of failin
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from envs.tasks import load_tasks
+from tests.helpers.commands import swe_search
 from tests.helpers.containers import labelled_containers
 from tests.helpers.openai_server import Error, OpenAIServer
 
@@ -38,18 +37,6 @@ CLASSIC_FIELDS = (
     "PASS_TO_PASS",
     "environment_setup_commit",
 )
-
-
-def swe_search(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "eval.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def run(

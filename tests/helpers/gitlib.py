@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers.commands import pip_wheel
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Lib Dev",
@@ -76,22 +77,7 @@ def make_dependency_wheel(root: Path) -> Path:
     (src / "unitsdep" / "__init__.py").write_text(UNITS)
     (src / "pyproject.toml").write_text(PYPROJECT.format(name="unitsdep", deps=""))
     wheels = root / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(wheels),
-            str(src),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pip_wheel(src, wheels).check_returncode()
     return wheels
 
 

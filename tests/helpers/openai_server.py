@@ -31,8 +31,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.helpers.loopback import JSONHandler, LoopbackServer
 
 
 @dataclass
@@ -69,7 +71,7 @@ class Request:
     body: dict[str, Any]
 
 
-class OpenAIServer:
+class OpenAIServer(LoopbackServer):
     """Scripted chat-completions server on 127.0.0.1 (a context manager)."""
 
     def __init__(
@@ -88,16 +90,12 @@ class OpenAIServer:
         self.models_error = models_error
         self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(port)
 
     @property
     def url(self) -> str:
         """Base URL for the openai client, e.g. http://127.0.0.1:PORT/v1."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     @property
     def completions(self) -> list[Request]:
@@ -108,20 +106,6 @@ class OpenAIServer:
         """Append items to the script."""
         with self._lock:
             self.script.extend(items)
-
-    def start(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------ request handling
 
@@ -181,24 +165,7 @@ class OpenAIServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def _send(
-                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-            ) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 server.requests.append(Request(self.path, dict(self.headers), {}))
                 if self.path.rstrip("/").endswith("/models") and server.models_error:

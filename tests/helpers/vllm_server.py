@@ -35,13 +35,14 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from critic.model import backbone, head, load_critic
+from tests.helpers.loopback import JSONHandler, LoopbackServer
 
 PHRASES = {
     400: "Bad Request",
@@ -71,7 +72,7 @@ class BadRequest(ValueError):
         self.param = param
 
 
-class VLLMServer:
+class VLLMServer(LoopbackServer):
     """A vLLM classify server on 127.0.0.1 (a context manager) around a critic checkpoint."""
 
     def __init__(
@@ -96,15 +97,11 @@ class VLLMServer:
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._model_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self.origin
 
     @property
     def classify_requests(self) -> list[Request]:
@@ -115,24 +112,13 @@ class VLLMServer:
         with self._lock:
             self.faults.extend(faults)
 
-    def start(self) -> VLLMServer:
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Stop serving and cut the open keep-alive connections too, as a dead server would."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().stop()
         with self._lock:
             for conn in self._connections:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-
-    def __enter__(self) -> VLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------------------- the model
     @torch.inference_mode()
@@ -220,12 +206,7 @@ class VLLMServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-                pass
-
+        class Handler(JSONHandler):
             def setup(self) -> None:
                 super().setup()
                 with server._lock:
@@ -235,15 +216,6 @@ class VLLMServer:
                 with server._lock:
                     server._connections.discard(self.connection)
                 super().finish()
-
-            def _send(self, status: int, payload: dict[str, Any] | None) -> None:
-                data = b"" if payload is None else json.dumps(payload).encode()
-                self.send_response(status)
-                if payload is not None:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
             def _error(self, status: int, message: str, param: str | None = None) -> None:
                 phrase = PHRASES.get(status, "Error")
