@@ -14,7 +14,7 @@ def normalize(text: str) -> str:
 
 
 @dataclass
-class Pool:
+class StepCandidates:
     """The unique candidates of one step, with the completion each first came from."""
 
     candidates: list[Candidate]
@@ -29,14 +29,14 @@ class Pool:
         return [i for i, c in enumerate(self.candidates) if c.action is not None]
 
 
-def pool(completions: list[Completion]) -> Pool:
+def unique_candidates(completions: list[Completion]) -> StepCandidates:
     """Parse every completion (agent.scaffold) and merge exact duplicates after normalising whitespace.
 
     Order is first occurrence; `Candidate.count` says how many of the K samples were that text.
     Tokens and cost add up over all K completions, duplicates included.
     """
     by_key: dict[str, int] = {}
-    out = Pool(candidates=[], completions=[])
+    out = StepCandidates(candidates=[], completions=[])
     for completion in completions:
         out.usage += completion.usage
         key = normalize(completion.text)

@@ -8,7 +8,7 @@ from typing import Any
 from agent.types import Candidate, Choice, Message, Policy
 from critic.protocol import Critic
 from search.budget import Budget
-from search.candidates import Pool, pool
+from search.candidates import StepCandidates, unique_candidates
 from search.config import MissingCritic, SearchConfig, TieBreak
 from search.select import q_score
 
@@ -68,7 +68,7 @@ class LookaheadChooser:
         completions = policy.sample(history, n=self.k, temperature=self.temperature)
         if not completions:
             raise NoCandidates(f"policy returned no completions (asked for {self.k})")
-        step = pool(completions)
+        step = unique_candidates(completions)
         if self.budget:
             self.budget.charge(step.usage)
         critic_calls = self._score(history, step)
@@ -85,7 +85,7 @@ class LookaheadChooser:
             usage=step.usage,
         )
 
-    def _score(self, history: list[Message], step: Pool) -> int:
+    def _score(self, history: list[Message], step: StepCandidates) -> int:
         """Fill in Q for the valid candidates with one critic request; return the number of requests."""
         valid = step.valid
         if len(valid) < 2:
@@ -102,7 +102,7 @@ class LookaheadChooser:
             step.candidates[i].q = float(q)
         return 1
 
-    def _argmax(self, step: Pool) -> int:
+    def _argmax(self, step: StepCandidates) -> int:
         """Index of the chosen candidate (0, a format error, when none is valid)."""
         valid = step.valid
         if not valid:
