@@ -238,10 +238,8 @@ def install_tools(env: Env, window: int = 100) -> str:
     mkdir = env.execute(f"mkdir -p {TOOLS_DIR} {BIN_DIR}", timeout=30)
     if mkdir.exit_code != 0:
         raise ToolSetupError(f"could not create {TOOLS_DIR}: {mkdir.output}")
-    for path, source in tool_files().items():
-        env.write_file(path, source)
-    for tool in TOOL_NAMES:
-        env.write_file(f"{BIN_DIR}/{tool}", wrapper_script(python, tool).encode())
+    wrappers = {f"{BIN_DIR}/{tool}": wrapper_script(python, tool).encode() for tool in TOOL_NAMES}
+    env.write_files({**tool_files(), **wrappers})
     paths = " ".join(f"{BIN_DIR}/{t}" for t in TOOL_NAMES)
     done = env.execute(
         f"chmod 755 {paths} && export SWE_SEARCH_WINDOW={int(window)} && hash -r && command -v open",

@@ -13,7 +13,7 @@ import io
 import tarfile
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -133,9 +133,15 @@ class DockerEnv:
 
     def write_file(self, path: str, data: bytes) -> None:
         """Write bytes to a file in the container, creating parent folders; keeps the exec bit."""
-        full = self._abspath(path)
-        executable = self._is_executable(full)
-        put_files(self.client, self.container.id, {full: data}, 0o755 if executable else 0o644)
+        self.write_files({path: data})
+
+    def write_files(self, files: Mapping[str, bytes]) -> None:
+        """`write_file` for many files in one copy (a copy per file costs ~70 ms of Docker API)."""
+        full = {self._abspath(path): data for path, data in files.items()}
+        executable = self._executables(list(full))
+        for mode, group in ((0o755, executable), (0o644, set(full) - executable)):
+            if group:
+                put_files(self.client, self.container.id, {p: full[p] for p in group}, mode)
 
     def diff(self) -> str:
         """The patch (`git apply`-able, binary-safe) of every change against the base commit.
@@ -207,12 +213,16 @@ class DockerEnv:
     def _abspath(self, path: str) -> str:
         return str(PurePosixPath(self.task.workdir) / path)
 
-    def _is_executable(self, full: str) -> bool:
+    def _executables(self, paths: list[str]) -> set[str]:
+        """Which of `paths` are existing executable files (one shell round trip for all)."""
         assert self._shell is not None
+        names = " ".join(quote(p) for p in paths)
+        script = f'for f in {names}; do [ -x "$f" ] && [ -f "$f" ] && printf "%s\\n" "$f"; done; true'
         try:
-            return self._shell.run(f"[ -x {quote(full)} ] && [ -f {quote(full)} ]", 10, 100).exit_code == 0
+            listed = self._shell.run(script, 10, 1_000_000).output
         except ShellGone:
-            return False
+            return set()
+        return set(listed.splitlines()) & set(paths)
 
     def _binary_diff(self) -> str:
         script = DIFF_SCRIPT.replace("git -c core", 'git -c core.attributesFile="$attrs" -c core')

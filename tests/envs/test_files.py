@@ -1,4 +1,4 @@
-"""read_file / write_file: arbitrary bytes, Unicode names and contents, large files, permissions."""
+"""read_file / write_file / write_files: arbitrary bytes, Unicode names and contents, large files, permissions."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ def test_write_creates_parents_and_keeps_the_exec_bit(env: DockerEnv) -> None:
     assert env.execute("./run.sh").output == "changed\n"
     env.write_file("a/b/c/new.txt", b"new")
     assert env.execute("stat -c %a a/b/c/new.txt").output.strip() == "644"
+
+
+def test_write_files_copies_many_at_once_and_keeps_each_exec_bit(env: DockerEnv) -> None:
+    env.write_files({"run.sh": b"#!/bin/sh\necho one\n", "x/y z.txt": b"spaced", "/tmp/abs.txt": b"abs"})
+    env.execute("chmod 755 run.sh")
+    env.write_files({"run.sh": b"#!/bin/sh\necho two\n", "x/y z.txt": b"again", "/tmp/abs.txt": b"more"})
+    assert env.execute("./run.sh").output == "two\n"
+    assert env.read_file("x/y z.txt") == b"again" and env.read_file("/tmp/abs.txt") == b"more"
+    modes = env.execute("stat -c %a run.sh 'x/y z.txt' /tmp/abs.txt").output.split()
+    assert modes == ["755", "644", "644"]
 
 
 def test_read_follows_symlinks(env: DockerEnv) -> None:

@@ -18,6 +18,7 @@ import json
 import random
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.types import Choice, Completion, Message, StepChooser, Usage
@@ -159,6 +160,9 @@ class SyntheticEnv:
         return b""
 
     def write_file(self, path: str, data: bytes) -> None:
+        pass
+
+    def write_files(self, files: Mapping[str, bytes]) -> None:
         pass
 
     def diff(self) -> str:
