@@ -40,10 +40,16 @@ deterministic. None means the `temperature` knob (1.0). The decoy is drawn unifo
 Base Pass@1. When the example fails on every decoy and passes on gold, one run resolves with
 probability r (1 - q^m) / (1 - q), q = (1 - r) v (1 - s), for the tempered r = p_right, v = p_verify,
 s = p_submit_after_fail and m = max_edits (exploring and reproducing do not change it). The defaults
-(0.25, 0.7, 0.5, 3) give 33.3% at T = 1 and 30.9% at T = 0.9; a lookahead that always verifies and
-re-edits would reach 1 - (1 - r)^m = 57.8% / 54.0%. `analytic_pass_at_1` computes it. p_verify is 0.7
-rather than 0.5 so that most runs show the critic their outcome (the example's output after the edit),
-which both selection and the critic's training data need.
+(0.25, 0.9, 0.6, 6) give 34.2% at T = 1 and 31.5% at T = 0.9; a lookahead that always verifies and
+re-edits would reach 1 - (1 - r)^m = 82.2% / 78.8%. `analytic_pass_at_1` computes it.
+
+Why these defaults. The policy's typical mistake is the one a critic can see: it checks most edits
+(p_verify 0.9), but after a failed check it submits anyway more often than not (0.6), so search
+gains by reading the check's output, which is what the critic has to learn from. With p_verify 0.7 and
+p_submit_after_fail 0.5, more of the gain lay in checking before submitting; whether that is better
+is a difference of about 0.1 in expected outcome between two actions after the same edit, and a tiny
+critic trained on 160 runs could not learn it (it chose submit as often as the policy did; see
+BENCHMARKS.md). Up to six edits leave room to recover after a failed check.
 
 Mind the sampling temperature of a run: a single greedy run samples at search.greedy_temperature, which is 0
 in configs/strategies.yaml, and at T = 0 the policy always edits with the first decoy (p_right < 1/2).
@@ -111,18 +117,18 @@ class TestbedKnobs(BaseModel):
         0.6, ge=0, le=1, description="Probability of running the issue's example before the first edit."
     )
     p_verify: float = Field(
-        0.7,
+        0.9,
         ge=0,
         le=1,
         description="Probability of rerunning the example after an edit, instead of submitting.",
     )
     p_submit_after_fail: float = Field(
-        0.5,
+        0.6,
         ge=0,
         le=1,
         description="Probability of submitting after a failed verification, instead of reverting and editing again.",
     )
-    max_edits: int = Field(3, ge=1, description="Most edits per run; after the last one fails, it submits.")
+    max_edits: int = Field(6, ge=1, description="Most edits per run; after the last one fails, it submits.")
     temperature: float = Field(
         1.0, ge=0, description="Temperature used when `sample` gets None (1: the knobs as given)."
     )
