@@ -119,9 +119,14 @@ def test_the_agent_stopping_at_the_instance_deadline_is_status_timeout(tmp_path,
         "scripted:sleep",
     ]
     args += ["--instances", iid, "--instance-timeout", "8", "--command-timeout", "600", "--run-id", "rel-own"]
+    t0 = time.monotonic()
     assert main(args) == 0
+    assert time.monotonic() - t0 < 120
     rec = done(out, iid)
+    # Either layer may stop it (the agent's own deadline or the runner's watchdog): the same status.
     assert (rec["status"], rec["exit_status"], rec["error_kind"]) == ("timeout", "timeout", "timeout")
+    assert not rec["resolved"]
+    assert not labelled_containers("rel-own")
 
 
 # ----------------------------------------------------------------------------- item 4: hung model calls
