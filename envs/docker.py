@@ -32,7 +32,7 @@ set -e
 base=$1; shift
 cd "$(git rev-parse --show-toplevel)"
 index=$(mktemp); trap 'rm -f "$index"' EXIT
-cp "$(git rev-parse --git-path index)" "$index" 2>/dev/null || rm -f "$index"
+cp -p "$(git rev-parse --git-path index)" "$index" 2>/dev/null || rm -f "$index"
 export GIT_INDEX_FILE=$index
 git add -A
 if [ $# -gt 0 ]; then

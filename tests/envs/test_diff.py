@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from envs.docker import DockerEnv
 from envs.types import Task
 
@@ -52,3 +54,14 @@ def test_diff_is_empty_without_changes_and_includes_commits(env: DockerEnv) -> N
     assert env.diff() == ""
     env.execute("echo more >> hello.py && git -c user.name=a -c user.email=a@b commit -qam agent-commit")
     assert "+more" in env.diff()
+
+
+def test_diff_sees_a_same_size_edit_right_after_a_checkout(env: DockerEnv) -> None:
+    """git trusts a file whose size and mtime second match its index entry, unless the entry is
+    "racily clean" (not older than the index file); diff's scratch copy of the index must keep the
+    index's mtime, or an edit made in the second of a `git checkout --` is lost from the patch."""
+    env.execute("echo \"print('hallo')\" > hello.py")  # an edit, then undone, as agents do
+    env.execute("git checkout -- hello.py")
+    env.execute("echo \"print('HELLO')\" > hello.py")  # the next edit: in place, same size, same second
+    time.sleep(1.1)  # the diff runs in a later second than the checkout
+    assert "+print('HELLO')" in env.diff()
