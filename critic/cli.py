@@ -1,4 +1,4 @@
-"""`swe-search critic train|serve` (eval/cli.py calls `add_parsers`)."""
+"""`swe-search critic train|serve` (eval/cli.py calls `add_critic_commands`)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ example:
 """
 
 
-def add_parsers(subparsers: Any) -> None:
+def add_critic_commands(subparsers: Any) -> None:
     """Register `critic train` and `critic serve` under a `critic` command."""
     critic = subparsers.add_parser("critic", help="train or serve the critic Q(s, a)")
     sub = critic.add_subparsers(dest="critic_command", required=True)
@@ -146,7 +146,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry (`python -m critic.cli critic train ...`) until eval/cli.py wires it in."""
     parser = argparse.ArgumentParser(prog="swe-search")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
+    add_critic_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,4 +1,4 @@
-"""`swe-search images ...` and `swe-search envs ...`: register with `add_parsers(subparsers)`.
+"""`swe-search images ...` and `swe-search envs ...`: register with `add_env_commands(subparsers)`.
 
 Each subcommand sets `func(args) -> int` on its namespace; the main CLI calls it.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from envs.types import EnvError
 
 
-def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+def add_env_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `images base|build`, `tasks new` and `envs cleanup|engine`."""
     images = subparsers.add_parser("images", help="build the base image and task images")
     images_sub = images.add_subparsers(dest="images_command", required=True)
@@ -247,7 +247,7 @@ def _log() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point (`python -m envs.cli ...`) until the main CLI wires these in."""
     parser = argparse.ArgumentParser(prog="swe-search")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
+    add_env_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -293,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_report(sub)
     _add_experiment(sub)
-    envs.cli.add_parsers(sub)
-    critic.cli.add_parsers(sub)
+    envs.cli.add_env_commands(sub)
+    critic.cli.add_critic_commands(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from envs.cli import add_parsers
+from envs.cli import add_env_commands
 from envs.engine import _dockerd_running, ensure_docker
 
 
@@ -31,7 +31,7 @@ def test_python_m_envs_engine_reports_a_running_daemon() -> None:
 
 def test_cli_registers_images_and_envs_commands() -> None:
     parser = argparse.ArgumentParser(prog="swe-search")
-    add_parsers(parser.add_subparsers(dest="command", required=True))
+    add_env_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["images", "base", "--python", "3.9", "--mirror", "http://m/debian", "--force"])
     assert (args.python, args.mirror, args.force, args.from_image) == ("3.9", "http://m/debian", True, None)
     args = parser.parse_args(["images", "build", "examples/tasks", "--force"])
