@@ -136,7 +136,7 @@ class DockerEnv:
         self.write_files({path: data})
 
     def write_files(self, files: Mapping[str, bytes]) -> None:
-        """`write_file` for many files in one copy (a copy per file costs ~70 ms of Docker API)."""
+        """`write_file` for many files in one copy (each copy is a Docker API round trip: bench/tool_install.py)."""
         full = {self._abspath(path): data for path, data in files.items()}
         executable = self._executables(list(full))
         for mode, group in ((0o755, executable), (0o644, set(full) - executable)):
