@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -221,12 +222,20 @@ def wrapper_script(python: str, tool: str) -> str:
     return f'#!/bin/sh\nexec {shlex.quote(python)} -I -S {TOOLS_DIR} {tool} "$@"\n'
 
 
-def tool_files() -> dict[str, bytes]:
-    """Every source file of the tools, by its path in the container."""
-    return {
-        f"{TOOLS_DIR}/{path.relative_to(TOOLS_SOURCE).as_posix()}": path.read_bytes()
+@functools.cache
+def _tool_sources() -> tuple[tuple[str, bytes], ...]:
+    # read once per process: every run of the agent installs the same files
+    return tuple(
+        (f"{TOOLS_DIR}/{path.relative_to(TOOLS_SOURCE).as_posix()}", path.read_bytes())
         for path in sorted(TOOLS_SOURCE.rglob("*.py"))
-    }
+    )
+
+
+def tool_files(python: str) -> dict[str, bytes]:
+    """Every file `install_tools` writes, by its path in the container: the tools' sources and one
+    wrapper per tool that runs them on `python`."""
+    wrappers = {f"{BIN_DIR}/{tool}": wrapper_script(python, tool).encode() for tool in TOOL_NAMES}
+    return {**dict(_tool_sources()), **wrappers}
 
 
 def install_tools(env: Env, window: int = 100) -> str:
@@ -238,8 +247,7 @@ def install_tools(env: Env, window: int = 100) -> str:
     mkdir = env.execute(f"mkdir -p {TOOLS_DIR} {BIN_DIR}", timeout=30)
     if mkdir.exit_code != 0:
         raise ToolSetupError(f"could not create {TOOLS_DIR}: {mkdir.output}")
-    wrappers = {f"{BIN_DIR}/{tool}": wrapper_script(python, tool).encode() for tool in TOOL_NAMES}
-    env.write_files({**tool_files(), **wrappers})
+    env.write_files(tool_files(python))
     paths = " ".join(f"{BIN_DIR}/{t}" for t in TOOL_NAMES)
     done = env.execute(
         f"chmod 755 {paths} && export SWE_SEARCH_WINDOW={int(window)} && hash -r && command -v open",

@@ -26,15 +26,6 @@ from envs.types import Task
 RESULTS = Path(__file__).parent / "results" / "tool_install.md"
 
 
-def tool_payload() -> dict[str, bytes]:
-    """The files install_tools writes (the wrapper's interpreter path does not change the cost)."""
-    wrappers = {
-        f"{scaffold.BIN_DIR}/{tool}": scaffold.wrapper_script("/usr/bin/python3", tool).encode()
-        for tool in scaffold.TOOL_NAMES
-    }
-    return {**scaffold.tool_files(), **wrappers}
-
-
 def timed(action) -> float:
     start = time.perf_counter()
     action()
@@ -46,7 +37,7 @@ def main() -> None:
     parser.add_argument("--image", default="swe-search/base:bookworm")
     parser.add_argument("-n", type=int, default=20, help="containers per path")
     args = parser.parse_args()
-    files = tool_payload()
+    files = scaffold.tool_files("/usr/bin/python3")  # the interpreter path does not change the cost
     task = Task("bench__tools-1", "", args.image, workdir="/")
     one_copy, per_file, install = [], [], []
     for _ in range(args.n):  # interleaved, so load changes hit every path alike
