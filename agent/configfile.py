@@ -1,7 +1,7 @@
 """The one config loader and the one `ConfigError`: YAML < flags < `key.path=value` overrides.
 
-Every config model of swe-search is a `FileConfig`: `RunConfig` (eval.config), `ExperimentConfig`
-(eval.experiment_config), `AgentConfig`, `SearchConfig` and `CriticConfig`. `Model.load(path,
+Every config model of swe-search is a `FileConfig`: `RunConfig` (eval.batch.config), `ExperimentConfig`
+(eval.experiment.config), `AgentConfig`, `SearchConfig` and `CriticConfig`. `Model.load(path,
 flags, overrides)` reads the YAML file (`path`, else the model's `DEFAULTS` file), then sets each
 flag that is not None, then each `key.path=value` override (the value read as YAML), then
 validates; any problem is a `ConfigError` of one line that names the key.

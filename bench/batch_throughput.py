@@ -26,11 +26,11 @@ from rich.console import Console
 from envs.engine import ensure_docker
 from envs.images import build_base, build_task_images
 from envs.tasks import load_tasks
-from eval.batch import run_batch
-from eval.config import RunConfig
+from eval.batch.config import RunConfig
+from eval.batch.prepare import prepare
+from eval.batch.records import load_records
+from eval.batch.run import run_batch
 from eval.grading import grade
-from eval.prepare import prepare
-from eval.records import load_records
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -109,7 +109,7 @@ def start_ray(workers: int) -> float:
     """A one-node Ray here, sized for `workers` instances at once, its workers started; the seconds it took."""
     import ray
 
-    from eval.ray_executor import PACKAGE_ROOT, RESOURCE
+    from eval.batch.ray_pool import PACKAGE_ROOT, RESOURCE
 
     t0 = time.perf_counter()
     ray.init(
@@ -122,7 +122,7 @@ def start_ray(workers: int) -> float:
 
     @ray.remote(num_cpus=1)
     def warm() -> None:  # each worker process imports the work once, as a long run's workers would have
-        import eval.instance  # noqa: F401  (SolveAndGrade unpickles from there)
+        import eval.batch.instance  # noqa: F401  (SolveAndGrade unpickles from there)
 
         time.sleep(2)
 

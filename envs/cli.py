@@ -1,4 +1,4 @@
-"""`swe-search images ...` and `swe-search envs ...`: register with `add_env_commands(subparsers)`.
+"""`swe-search images ...`, `tasks new` and `envs ...`: register with `add_env_commands(subparsers)`.
 
 Each subcommand sets `func(args) -> int` on its namespace; the main CLI calls it.
 """
@@ -8,13 +8,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envs.types import EnvError
 
+if TYPE_CHECKING:
+    from envs.newtask import TaskCheck
 
-def add_env_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `images base|build`, `tasks new` and `envs cleanup|engine`."""
+
+def add_env_commands(
+    subparsers: argparse._SubParsersAction, task_check: Callable[[], TaskCheck] | None = None
+) -> None:
+    """Register `images base|build`, `envs cleanup|engine` and, given the grading that checks a new
+    task (`task_check`, from a layer above: eval.commands.task_check), `tasks new`."""
     images = subparsers.add_parser("images", help="build the base image and task images")
     images_sub = images.add_subparsers(dest="images_command", required=True)
 
@@ -56,7 +64,8 @@ def add_env_commands(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--force", action="store_true", help="rebuild even if an image is up to date")
     build.set_defaults(func=_images_build)
 
-    _add_tasks(subparsers)
+    if task_check is not None:
+        _add_tasks(subparsers, task_check)
 
     envs = subparsers.add_parser("envs", help="manage the Docker engine and task containers")
     envs_sub = envs.add_subparsers(dest="envs_command", required=True)
@@ -96,8 +105,8 @@ Exit codes: 0 task written, 2 bad input or the tests do not separate the fix (no
 """
 
 
-def _add_tasks(subparsers: argparse._SubParsersAction) -> None:
-    from envs.newtask import DEFAULT_TESTS
+def _add_tasks(subparsers: argparse._SubParsersAction, task_check: Callable[[], TaskCheck]) -> None:
+    from envs.fixcommit import DEFAULT_TESTS
 
     tasks = subparsers.add_parser("tasks", help="make swebench tasks from your own repositories")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
@@ -152,7 +161,7 @@ def _add_tasks(subparsers: argparse._SubParsersAction) -> None:
         help="do not pip install the project itself (editable) in the image",
     )
     new.add_argument("--timeout", type=float, default=900.0, help="seconds one test run may take")
-    new.set_defaults(func=_tasks_new)
+    new.set_defaults(func=_tasks_new, task_check=task_check)
 
 
 def _tasks_new(args: argparse.Namespace) -> int:
@@ -171,7 +180,7 @@ def _tasks_new(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     try:
-        new_task(spec)
+        new_task(spec, args.task_check())
     except NewTaskError as e:
         print(f"swe-search tasks new: error: {e}", file=sys.stderr)
         return 2

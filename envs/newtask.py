@@ -8,7 +8,7 @@ the fix touches run in that image before and after the fix; swebench's own log p
 (`parse_log_pytest`, through `get_logs_eval`) reads both runs: FAIL_TO_PASS are the tests that
 fail before and pass after, PASS_TO_PASS those that pass in both. The task is kept only when the
 fix separates (some test fails before) and grading agrees: the gold patch resolves and the
-untouched base does not (eval.grading.grade). Otherwise its folder and image are removed.
+untouched base does not (a TaskCheck: eval.newtask.GradingCheck, swebench grading). Otherwise its folder and image are removed.
 
 The task folder holds what `swebench.task.repo` reads (task.yaml, tests.json,
 problem_statement.md, gold.patch, test.patch, eval.sh, Dockerfile) plus the build context
@@ -28,7 +28,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from envs.fixcommit import (
     DEFAULT_TESTS,
@@ -47,7 +47,7 @@ __all__ = [
     "DEFAULT_TESTS",
     "NewTask",
     "NewTaskError",
-    "check_grading",
+    "TaskCheck",
     "derive_tests",
     "new_task",
     "write_task",
@@ -100,8 +100,23 @@ git -c core.fileMode=false diff {sha}
 {restore}"""
 
 
+class TaskCheck(Protocol):
+    """What `tasks new` asks of grading, which lives above envs (eval.newtask.GradingCheck): envs
+    builds the task and its image, the check runs the tests and grades the gold and empty patches."""
+
+    def statuses(self, task: Task, patch: str, run_id: str, timeout: float) -> dict[str, str]:
+        """swebench's test status map of one run of eval.sh with `patch` applied ("": none);
+        NewTaskError when the tests could not run or their log is not a pytest run."""
+
+    def check(
+        self, task: Task, gold_patch: str, run_id: str, timeout: float, say: Callable[[str], None]
+    ) -> None:
+        """The gold patch must resolve the task and the untouched base commit must not (NewTaskError)."""
+
+
 def new_task(
     spec: NewTask,
+    check: TaskCheck,
     run_id: str | None = None,
     say: Callable[[str], None] = print,
     client: docker.DockerClient | None = None,
@@ -135,10 +150,10 @@ def new_task(
         [task] = load_tasks(spec.out, instances=[instance_id])
         say(f"{instance_id}: building {task.image} on {base_image}")
         build_task_images([task], force=True, client=client, report=lambda _: None)
-        f2p, p2p = derive_tests(task, change, run_id, spec.timeout, say)
+        f2p, p2p = derive_tests(task, change, check, run_id, spec.timeout, say)
         (task_dir / "tests.json").write_text(_dump_tests(f2p, p2p))
         [task] = load_tasks(spec.out, instances=[instance_id])
-        check_grading(task, change, run_id, spec.timeout, say)
+        check.check(task, change.gold_patch, run_id, spec.timeout, say)
     except BaseException:
         shutil.rmtree(spec.out if made_out else task_dir, ignore_errors=True)
         if task is not None:
@@ -324,15 +339,15 @@ def _dump_tests(f2p: list[str], p2p: list[str]) -> str:
 
 
 def derive_tests(
-    task: Task, change: Change, run_id: str, timeout: float, say: Callable[[str], None]
+    task: Task, change: Change, check: TaskCheck, run_id: str, timeout: float, say: Callable[[str], None]
 ) -> tuple[list[str], list[str]]:
     """FAIL_TO_PASS and PASS_TO_PASS from the test runs before and after the fix."""
     from swebench.harness.grading import test_failed, test_passed
 
     say(f"{task.instance_id}: running the tests on the base commit")
-    before = _test_statuses(task, "", run_id, timeout)
+    before = check.statuses(task, "", run_id, timeout)
     say(f"{task.instance_id}: running the tests with the fix")
-    after = _test_statuses(task, change.gold_patch, run_id, timeout)
+    after = check.statuses(task, change.gold_patch, run_id, timeout)
     f2p = sorted(t for t in after if test_passed(t, after) and test_failed(t, before))
     p2p = sorted(t for t in after if test_passed(t, after) and test_passed(t, before))
     broken = sorted(t for t in after if not test_passed(t, after) and after[t] != "SKIPPED")
@@ -344,48 +359,6 @@ def derive_tests(
             f"commit and passes with the fix ({len(p2p)} pass both times); a task needs a test that shows the bug"
         )
     return f2p, p2p
-
-
-def _test_statuses(task: Task, patch: str, run_id: str, timeout: float) -> dict[str, str]:
-    """swebench's test status map of one run of eval.sh, with `patch` applied (or none)."""
-    from swebench.harness.grading import get_logs_eval
-    from swebench.harness.utils import make_test_spec
-
-    from eval.grading import GradeStatus, grade
-
-    result = grade(task, patch, run_id, timeout, run_if_empty=True)
-    if result.status in (GradeStatus.INFRA_ERROR, GradeStatus.TEST_TIMEOUT, GradeStatus.PATCH_FAILED):
-        raise NewTaskError(
-            f"running the tests {'with the fix' if patch else 'on the base commit'} failed: {result.message}\n"
-            + "\n".join(result.log.splitlines()[-30:])
-        )
-    with tempfile.TemporaryDirectory(prefix="swe-search-newtask-") as tmp:
-        log = Path(tmp) / "test_output.txt"
-        log.write_text(result.log)
-        statuses, ok = get_logs_eval(make_test_spec(task.instance), str(log))
-    if not ok:
-        raise NewTaskError(
-            "swebench could not read the test run as a pytest run:\n"
-            + "\n".join(result.log.splitlines()[-30:])
-        )
-    return statuses
-
-
-def check_grading(
-    task: Task, change: Change, run_id: str, timeout: float, say: Callable[[str], None]
-) -> None:
-    """The gold patch must resolve the task and the untouched base commit must not."""
-    from eval.grading import grade
-
-    say(f"{task.instance_id}: grading the gold patch and the base commit")
-    gold = grade(task, change.gold_patch, run_id, timeout)
-    if not gold.resolved:
-        raise NewTaskError(f"the gold patch does not resolve the task ({gold.status.value}): {gold.message}")
-    empty = grade(task, "", run_id, timeout, run_if_empty=True)
-    if empty.resolved:
-        raise NewTaskError(
-            "the untouched base commit already resolves the task; the tests do not show the bug"
-        )
 
 
 def _remove_image(image: str, client: docker.DockerClient | None) -> None:

@@ -1,9 +1,12 @@
 """The batch, grading through swebench, reports and plots, the experiment, and the swe-search CLI.
 
-- `eval.prepare`  everything that can fail before a container starts (folder lock, resume, tasks, policy, critic)
-- `eval.runner`   the batch over a pool; `eval.pool` threads, `eval.ray_executor` Ray tasks (`--executor ray`)
-- `eval.instance` one instance's work (solve and grade); `eval.batch` `run` and `eval`
-- `eval.grading`  swebench grading; `eval.records` the run folder; `eval.watchdog` per-instance deadlines
-- `eval.report`, `eval.selection_stats`, `eval.bootstrap`  reports; `eval.experiment*` the experiment
-- `eval.cli` the parser and entry point; `eval.commands` the commands
+    eval.cli / eval.commands     the parser and entry point; each command, imported on use
+      -> eval.batch              a run: config, preparation and pre-flight, the runner and its pools,
+                                 one instance's work (solve and grade), the run folder, the watchdog
+           -> eval.grading       swebench grading of one patch (also `tasks new`'s gold/empty check)
+      -> eval.report             the run report, selection statistics, bootstrap intervals, plots
+      -> eval.experiment         the paper's pipeline: config, phases (runs of eval.batch and critic
+                                 training), report and rendering (through eval.report)
+
+Layers: eval may import search, agent, envs and critic; nothing below imports eval.
 """

@@ -46,6 +46,7 @@ from eval.commands import (
     cmd_report,
     cmd_run,
     preflight_errors,
+    task_check,
 )
 
 __all__ = ["EXIT_INFRA", "EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
@@ -266,7 +267,7 @@ def _add_report(sub: Any) -> None:
 
 
 def _add_experiment(sub: Any) -> None:
-    from eval.experiment_cli import add_arguments
+    from eval.experiment.cli import add_arguments
 
     p = sub.add_parser(
         "experiment",
@@ -293,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_report(sub)
     _add_experiment(sub)
-    envs.cli.add_env_commands(sub)
+    envs.cli.add_env_commands(sub, task_check=task_check)
     critic.cli.add_critic_commands(sub)
     return parser
 
@@ -337,7 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _main(argv)
         if argv is None and code == EXIT_INTERRUPTED:  # not in-process: a caller's containers are its own
             _remove_own_containers()
-        watchdog = sys.modules.get("eval.watchdog")  # only a command that ran something can have left threads
+        watchdog = sys.modules.get(
+            "eval.batch.watchdog"
+        )  # only a command that ran something can have left threads
         abandoned = watchdog is not None and watchdog.abandoned_alive()
         if argv is None and (abandoned or code == EXIT_INTERRUPTED):
             sys.stdout.flush()
@@ -375,7 +378,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"swe-search {args.command}: error: {type(e).__name__}: {scrub_text(str(e))}", file=sys.stderr)
         return 1
     except Exception as e:
-        records = sys.modules.get("eval.records")  # RunnerError lives with the records, imported on use
+        records = sys.modules.get("eval.batch.records")  # RunnerError lives with the records, imported on use
         if records is None or not isinstance(e, records.RunnerError):
             raise
         # the run cannot start as asked (folder or run id in use, ...)

@@ -16,7 +16,8 @@ from envs.types import DockerUnavailable
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from eval.config import RunConfig
+    from envs.newtask import TaskCheck
+    from eval.batch.config import RunConfig
 
 
 EXIT_USAGE = 2
@@ -33,7 +34,7 @@ def preflight_errors() -> tuple[type[BaseException], ...]:
     from agent.configfile import ConfigError
     from agent.policies import PolicyError
     from critic.errors import CriticUnavailable
-    from eval.records import RunnerError
+    from eval.batch.records import RunnerError
     from search.config import MissingCritic
 
     return (
@@ -92,7 +93,7 @@ def preflight() -> Iterator[None]:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The effective RunConfig: file, then flags, then overrides."""
-    from eval.config import RunConfig
+    from eval.batch.config import RunConfig
 
     flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     flags["search.greedy_temperature"] = flags["search.temperature"]  # --temperature: whatever the strategy
@@ -107,7 +108,7 @@ def print_summary(report_md: Path, console: Console) -> None:
 
     from rich.table import Table
 
-    from eval import report as reports
+    from eval.report import run_report as reports
 
     data = json.loads((report_md.parent / "report.json").read_text())
     table = Table(title="swe-search", show_header=False)
@@ -120,9 +121,9 @@ def print_summary(report_md: Path, console: Console) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from eval import report as reports
-    from eval.batch import run_batch
-    from eval.prepare import prepare
+    from eval.batch.prepare import prepare
+    from eval.batch.run import run_batch
+    from eval.report import run_report as reports
 
     out_console, err = Console(), Console(stderr=True)
     with preflight():
@@ -147,7 +148,7 @@ def _failures(out: Path, ids: list[str], err: Console) -> int:
     """Say once why instances failed for infrastructure reasons; EXIT_INFRA when all of them did."""
     from rich.markup import escape
 
-    from eval.records import failure_summary, load_records
+    from eval.batch.records import failure_summary, load_records
 
     records = load_records(out)
     every, message = failure_summary([records[i] for i in ids if i in records])
@@ -160,10 +161,10 @@ def _failures(out: Path, ids: list[str], err: Console) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from eval import report as reports
-    from eval.batch import grade_predictions
-    from eval.prepare import match_predictions, select_tasks
-    from eval.records import RunnerError
+    from eval.batch.prepare import match_predictions, select_tasks
+    from eval.batch.records import RunnerError
+    from eval.batch.run import grade_predictions
+    from eval.report import run_report as reports
 
     out_console, err = Console(), Console(stderr=True)
     with preflight():
@@ -193,7 +194,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from eval import report as reports
+    from eval.report import run_report as reports
 
     if not (args.run_dir / "instances").is_dir():
         raise UsageError(f"{args.run_dir} is not a run folder (no instances/ inside)")
@@ -207,8 +208,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from eval import experiment_cli
+    from eval.experiment import cli as experiment_cli
 
     with preflight():  # config, splits, policy, Docker: no container yet
         experiment = experiment_cli.prepare_experiment(args)
     return experiment_cli.run_and_print(experiment, Console(), EXIT_INTERRUPTED)
+
+
+def task_check() -> TaskCheck:
+    """`tasks new`'s checks through swebench grading (eval.newtask), imported on use."""
+    from eval.newtask import GradingCheck
+
+    return GradingCheck()

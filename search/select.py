@@ -1,6 +1,6 @@
 """Trajectory selection: run N independent attempts, keep the one the critic rates highest.
 
-This module is the one home of the selection facts, which eval.report and eval.bootstrap import:
+This module is the one home of the selection facts, which eval.report.run_report and eval.report.bootstrap import:
 - a run is *preferred* when it submitted a non-empty patch (`is_preferred`);
 - a missing (or NaN) Q ranks below every real one (`q_score`);
 - a run's `mean_q` is the mean Q of its chosen actions over the scored steps (`mean_q`);

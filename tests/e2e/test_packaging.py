@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 LOAD_DEFAULTS = """
 import json
-import agent.config, critic.config, eval.config, search.config
+import agent.config, critic.config, eval.batch.config, search.config
 print(json.dumps({
-    "dirs": [str(agent.config.CONFIG_DIR), str(eval.config.CONFIG_DIR),
+    "dirs": [str(agent.config.CONFIG_DIR), str(eval.batch.config.CONFIG_DIR),
              str(search.config.DEFAULTS_PATH.parent), str(critic.config.DEFAULT_YAML.parent)],
-    "run": eval.config.RunConfig.load().model_dump(mode="json"),
+    "run": eval.batch.config.RunConfig.load().model_dump(mode="json"),
     "agent": agent.config.AgentConfig.load().model_dump(mode="json"),
     "search": search.config.SearchConfig.load().model_dump(mode="json"),
     "critic": critic.config.CriticConfig.load().model_dump(mode="json"),

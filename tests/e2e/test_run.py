@@ -105,7 +105,7 @@ def test_empty_policy_scores_zero_with_empty_patch(tmp_path, example_tasks):
 def test_broken_test_patch_is_an_infra_error_and_the_run_goes_on(tmp_path, task_repo_copy, example_tasks):
     broken, fine = sorted(t.instance_id for t in example_tasks)[:2]
     # without repo/ the task is like a dataset row with a pulled image: no tree to check the test patch
-    # against before the run (eval.preflight), so grading finds it (tests/eval/test_preflight.py: with one)
+    # against before the run (eval.batch.preflight), so grading finds it (tests/eval/test_preflight.py: with one)
     shutil.rmtree(task_repo_copy / "tasks" / broken / "repo")
     patch = task_repo_copy / "tasks" / broken / "test.patch"
     lines = patch.read_text().splitlines(keepends=True)

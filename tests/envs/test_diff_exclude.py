@@ -5,7 +5,7 @@ from __future__ import annotations
 from envs.docker import DockerEnv
 from envs.patches import DIFF_EXCLUDE, exclude_pathspecs
 from envs.types import Task
-from eval.config import RunConfig
+from eval.batch.config import RunConfig
 
 # caches as tools write them, even with PYTHONDONTWRITEBYTECODE unset
 MAKE_CACHES = (

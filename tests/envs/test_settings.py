@@ -9,7 +9,7 @@ from agent.configfile import ConfigError
 from envs.docker import DockerEnv
 from envs.settings import ContainerSettings, parse_size
 from envs.types import Task
-from eval.config import RunConfig
+from eval.batch.config import RunConfig
 
 
 def test_parse_size_reads_docker_sizes() -> None:

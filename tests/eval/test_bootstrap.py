@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 
-from eval.bootstrap import Bootstrap, TaskRuns, bootstrap_ci, interval, point_stats
-from eval.experiment_report import summarize
-from eval.selection_stats import RunView, selection_curve
+from eval.experiment.report import summarize
+from eval.report.bootstrap import Bootstrap, TaskRuns, bootstrap_ci, interval, point_stats
+from eval.report.selection_stats import RunView, selection_curve
 
 
 def test_all_ones_give_the_interval_one_one():

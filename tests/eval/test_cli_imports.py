@@ -8,7 +8,16 @@ import sys
 
 import pytest
 
-HEAVY = ("swebench", "docker", "torch", "openai", "transformers", "datasets", "eval.runner", "agent.policies")
+HEAVY = (
+    "swebench",
+    "docker",
+    "torch",
+    "openai",
+    "transformers",
+    "datasets",
+    "eval.batch.runner",
+    "agent.policies",
+)
 PROBE = """
 import json, sys
 from eval.cli import main

@@ -9,8 +9,8 @@ import pytest
 from agent.configfile import ConfigError, parse_override
 from agent.redaction import scrub
 from envs.types import Task
-from eval.config import CONFIG_DIR, RunConfig, parse_shard
-from eval.records import shard_tasks
+from eval.batch.config import CONFIG_DIR, RunConfig, parse_shard
+from eval.batch.records import shard_tasks
 
 
 def test_run_yaml_composes_strategies_and_agent_defaults():

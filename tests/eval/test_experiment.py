@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from eval.cli import main
-from eval.experiment import COMPLETE, PLAN, POOLS, phase_dir, pool_dir, resolve_splits
-from eval.experiment_config import ExperimentConfig
-from eval.experiment_render import CONTROLS, TABLE, table_rows
-from eval.experiment_report import GAINS, stable_view, write_experiment_report
+from eval.experiment.config import ExperimentConfig
+from eval.experiment.layout import COMPLETE, PLAN, POOLS, phase_dir, pool_dir
+from eval.experiment.phases import resolve_splits
+from eval.experiment.render import CONTROLS, TABLE, table_rows
+from eval.experiment.report import GAINS, stable_view, write_experiment_report
 from tests.eval import coin_policy
 from tests.helpers.containers import labelled_containers
 from tests.helpers.experiment import (

@@ -9,7 +9,8 @@ import pytest
 from agent.configfile import ConfigError
 from envs.tasks import load_tasks
 from eval.cli import build_parser
-from eval.experiment import (
+from eval.experiment.config import ExperimentConfig, SplitRule
+from eval.experiment.phases import (
     ExperimentError,
     collect_config,
     library_of,
@@ -18,7 +19,6 @@ from eval.experiment import (
     split_tasks,
     train_config,
 )
-from eval.experiment_config import ExperimentConfig, SplitRule
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -185,7 +185,7 @@ def test_the_tiny_tokenizer_corpus_is_the_collected_runs_messages(tmp_path):
     """`tiny.corpus`: the tokenizer learns the words of the train split's runs (collect/ only)."""
     import json
 
-    from eval.experiment import _corpus
+    from eval.experiment.phases import _corpus
 
     run = tmp_path / "collect"
     messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "issue"}]

@@ -18,9 +18,9 @@ from rich.console import Console
 from agent.policies import ScriptedPolicy
 from envs.settings import ContainerSettings, parse_size
 from envs.types import Task
-from eval.batch import grade_predictions, run_batch
-from eval.config import RunConfig
-from eval.prepare import Batch
+from eval.batch.config import RunConfig
+from eval.batch.prepare import Batch
+from eval.batch.run import grade_predictions, run_batch
 from tests.helpers.containers import labelled_containers
 
 LIMITS = ContainerSettings(mem_limit="192m", cpus=1.0, pids_limit=64)

@@ -22,10 +22,8 @@ from ray.cluster_utils import Cluster  # the `ray` extra, which the test command
 
 from envs.container import live_owners
 from envs.images import HASH_LABEL, build_base, context_hash, image_exists
-from eval.cli import EXIT_USAGE, build_parser, main
-from eval.commands import config_from_args
-from eval.prepare import config_changes
-from eval.ray_executor import (
+from eval.batch.prepare import config_changes
+from eval.batch.ray_pool import (
     RESOURCE,
     SCRATCH,
     Mirror,
@@ -35,6 +33,8 @@ from eval.ray_executor import (
     scratch_folder,
     write_files,
 )
+from eval.cli import EXIT_USAGE, build_parser, main
+from eval.commands import config_from_args
 from tests.helpers.containers import labelled_containers
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.records import RunnerError, read_preds
+from eval.batch.records import RunnerError, read_preds
 
 
 def test_malformed_jsonl_prediction_names_the_line_of_the_file(tmp_path: Path) -> None:

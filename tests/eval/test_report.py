@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from envs.files import write_atomic
-from eval import report, selection_stats
-from eval.records import InstanceRecord, RunRecord
-from eval.selection_stats import RunView, selected_resolved, selection_curve, selection_metrics
+from eval.batch.records import InstanceRecord, RunRecord
+from eval.report import run_report as report
+from eval.report import selection_stats
+from eval.report.selection_stats import RunView, selected_resolved, selection_curve, selection_metrics
 from search.select import RunOutcome, choose
 
 

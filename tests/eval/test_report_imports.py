@@ -1,4 +1,4 @@
-"""`import eval.report` reads run folders through eval.records: it loads no docker, openai or search."""
+"""`import eval.report.run_report` reads run folders through eval.batch.records: it loads no docker, openai or search."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("docker", "openai", "search.solve", "eval.runner")
+HEAVY = ("docker", "openai", "search.solve", "eval.batch.runner")
 PROBE = """
 import json, sys
-import eval.report
+import eval.report.run_report
 print(json.dumps(sorted(m for m in sys.modules if m in HEAVY or m.split(".")[0] in HEAVY)))
 """
 

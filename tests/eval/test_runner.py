@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 from envs.types import Task
-from eval.pool import Context
-from eval.prepare import config_changes
-from eval.records import (
+from eval.batch.executor import Context
+from eval.batch.prepare import config_changes
+from eval.batch.records import (
     InstanceRecord,
     RunnerError,
     RunRecord,
@@ -21,8 +21,8 @@ from eval.records import (
     load_records,
     stable_run_id,
 )
-from eval.runner import Runner
-from eval.watchdog import InstanceTimeout, Watchdog, call_with_deadline
+from eval.batch.runner import Runner
+from eval.batch.watchdog import InstanceTimeout, Watchdog, call_with_deadline
 
 
 def tasks(n: int) -> list[Task]:

@@ -2,7 +2,7 @@
 
 Resolution order, later wins: the YAML file (or configs/experiment.yaml), the CLI flags, then
 `key.path=value` overrides, through the one loader (agent.configfile, so `extends:` works here too). The
-`run` section is a `swe-search run` config (eval.config.RunConfig) laid over configs/run.yaml: it
+`run` section is a `swe-search run` config (eval.batch.config.RunConfig) laid over configs/run.yaml: it
 holds the policy, agent limits, containers and timeouts shared by every phase; the experiment sets
 each phase's dataset, instances, search strategy, critic and run folder itself.
 """
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.configfile import FileConfig, deep_merge, near, read_config_file
 from agent.redaction import scrub
 from critic.config import TrainConfig
-from eval.config import DEFAULT_RUN_YAML, RunConfig
+from eval.batch.config import DEFAULT_RUN_YAML, RunConfig
 
 DEFAULT_EXPERIMENT_YAML = DEFAULT_RUN_YAML.parent / "experiment.yaml"
 TINY = "tiny"
@@ -28,7 +28,7 @@ RUN_FIELDS_SET_PER_PHASE = ("dataset", "instances", "slice", "filter", "shuffle"
 
 
 class TaskSelection(BaseModel):
-    """Which tasks of a dataset to use (eval.prepare.select_tasks), before the split is applied."""
+    """Which tasks of a dataset to use (eval.batch.prepare.select_tasks), before the split is applied."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,11 +1,11 @@
 """The batch runner: W workers run `work(task, context)` over the tasks, under a per-instance
 deadline, resumably, and survive Ctrl-C.
 
-The workers are a Pool (eval.pool): threads here, or Ray tasks across machines (eval.ray_executor);
-`make_pool` picks it from the config. What a worker does per task is its `work` (eval.instance:
-SolveAndGrade, grade_prediction); the batch is prepared in eval.prepare and started in eval.batch;
-the run folder and the statuses of its records are described in eval.records; the watchdog that
-stops a late instance is eval.watchdog.
+The workers are a Pool (eval.batch.executor, the seam both sides import): threads here, or Ray tasks across machines (eval.batch.ray_pool);
+`make_pool` picks it from the config. What a worker does per task is its `work` (eval.batch.instance:
+SolveAndGrade, grade_prediction); the batch is prepared in eval.batch.prepare and started in eval.batch.run;
+the run folder and the statuses of its records are described in eval.batch.records; the watchdog that
+stops a late instance is eval.batch.watchdog.
 
 Resume: an instance is finished when its done.json exists with status ok or timeout; instances
 with status error are redone by every rerun (`--retry-errors` also redoes timeouts). Anything an
@@ -39,9 +39,10 @@ from rich.progress import (
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
 from envs.types import Task
-from eval.config import RunConfig
-from eval.pool import Context, Pool, ThreadPool, Work, attempt
-from eval.records import (
+from eval.batch.config import RunConfig
+from eval.batch.executor import Context, Pool, Work, attempt
+from eval.batch.pool import ThreadPool
+from eval.batch.records import (
     FROM_PREDICTIONS,
     InstanceRecord,
     RunnerError,
@@ -51,7 +52,7 @@ from eval.records import (
     reason_key,
     write_preds,
 )
-from eval.watchdog import Watchdog
+from eval.batch.watchdog import Watchdog
 
 # ----------------------------------------------------------------------------- the runner
 
@@ -236,18 +237,18 @@ def containers_per_instance(config: RunConfig) -> int:
 
 
 def make_pool(config: RunConfig) -> Pool:
-    """The pool of `--executor`: threads here, or Ray tasks (eval.ray_executor)."""
+    """The pool of `--executor`: threads here, or Ray tasks (eval.batch.ray_pool)."""
     if config.executor == "ray":
-        return ray_executor().RayPool(config.ray, config.workers, containers_per_instance(config))
+        return ray_pool().RayPool(config.ray, config.workers, containers_per_instance(config))
     return ThreadPool(config.workers)
 
 
-def ray_executor() -> ModuleType:
-    """eval.ray_executor, imported on use: Ray is an optional extra."""
+def ray_pool() -> ModuleType:
+    """eval.batch.ray_pool, imported on use: Ray is an optional extra."""
     try:
-        import eval.ray_executor
+        import eval.batch.ray_pool
     except ModuleNotFoundError as e:
         if e.name != "ray":
             raise
         raise RunnerError("--executor ray needs Ray: pip install 'swe-search[ray]'") from None
-    return eval.ray_executor
+    return eval.batch.ray_pool

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:  # the experiment imports the runner, swebench and docker: only when it runs
-    from eval.experiment import Experiment
-    from eval.experiment_config import ExperimentConfig
+    from eval.experiment.config import ExperimentConfig
+    from eval.experiment.phases import Experiment
 
 
 FLAG_KEYS = {
@@ -67,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """The effective ExperimentConfig: file, then flags, then overrides."""
-    from eval.experiment_config import ExperimentConfig
+    from eval.experiment.config import ExperimentConfig
 
     flags: dict[str, Any] = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
     if flags["out"] is not None:
@@ -76,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def prepare_experiment(args: argparse.Namespace) -> Experiment:
-    from eval.experiment import Experiment
+    from eval.experiment.phases import Experiment
 
     """Config, splits, policy and Docker checked; nothing started."""
     return Experiment(config_from_args(args), Console(stderr=True), progress=not args.no_progress)
@@ -84,7 +84,7 @@ def prepare_experiment(args: argparse.Namespace) -> Experiment:
 
 def print_table(report_md: Path, console: Console) -> None:
     """The paper-shaped table of experiment.json, and where the report is."""
-    from eval.experiment_render import fmt_cell, table_header, table_rows
+    from eval.experiment.render import fmt_cell, table_header, table_rows
 
     report = json.loads((report_md.parent / "experiment.json").read_text(encoding="utf-8"))
     table = Table(title="swe-search experiment: held-out Pass@1 % [95% interval]")
@@ -104,7 +104,7 @@ def print_table(report_md: Path, console: Console) -> None:
 
 def run_and_print(experiment: Experiment, console: Console, exit_interrupted: int) -> int:
     """Run the phases that are not complete; print the table. Exit code 0, 2 or `exit_interrupted`."""
-    from eval.experiment import ExperimentError
+    from eval.experiment.phases import ExperimentError
 
     try:
         finished = experiment.run()

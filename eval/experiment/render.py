@@ -1,7 +1,7 @@
 """How experiment.json reads to a person: experiment.md, the printed table and the plots.
 
 `render_markdown(report)` and `write_plots(folder, report, plot_data)` take experiment.json's
-content (eval.experiment_report); `table_header`/`table_rows` are the paper-shaped table that
+content (eval.experiment.report); `table_header`/`table_rows` are the paper-shaped table that
 `swe-search experiment` prints at the end.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.report import _table, plot_q_by_step
+from eval.report.run_report import _table, plot_q_by_step
 
 TABLE = ("base", "lookahead", "select", "both")
 """The paper's columns."""

@@ -22,15 +22,16 @@ from envs.files import write_atomic
 from envs.images import build_task_images
 from envs.tasks import load_tasks
 from envs.types import Task
-from eval.config import RunConfig, parse_shard
-from eval.preflight import check_host, check_tasks
-from eval.records import (
+from eval.batch.config import RunConfig, parse_shard
+from eval.batch.preflight import check_host, check_tasks
+from eval.batch.records import (
     RunnerError,
+    pid_alive,
     read_preds,
     shard_tasks,
     stable_run_id,
 )
-from eval.runner import containers_per_instance, ray_executor
+from eval.batch.runner import containers_per_instance, ray_pool
 
 
 class Batch:
@@ -62,7 +63,7 @@ def select_tasks(
 ) -> list[Task]:
     """Load the dataset, apply the selection flags, then take this machine's shard.
 
-    With `check`, refuse tasks that could not be graded (eval.preflight) before anything runs.
+    With `check`, refuse tasks that could not be graded (eval.batch.preflight) before anything runs.
     """
     tasks = load_tasks(dataset, instances=instances, slice=slice_, filter=filter_, shuffle_seed=shuffle)
     if shard_spec:
@@ -116,7 +117,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
         check_tasks(tasks)
     check_host(config.container, ensure_docker())
     if config.executor == "ray":  # the cluster answers and can hold an instance's containers
-        ray_executor().connect(config.ray, config.workers, containers_per_instance(config))
+        ray_pool().connect(config.ray, config.workers, containers_per_instance(config))
     run_id = stable_run_id(out, config.run_id)
     check_run_id(run_id)
     return Batch(config, out, run_id, tasks, policy_for, critic)
@@ -139,17 +140,6 @@ def unlock_folder(out: Path) -> None:
     lock = out / "run.lock"
     if lock.exists() and lock.read_text().strip() == str(os.getpid()):
         lock.unlink()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` runs on this machine (another user's counts as running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 NOT_RESULT_CHANGING = (
@@ -271,7 +261,7 @@ def start_docker(tasks: list[Task], run_id: str, build: bool, console: Console) 
 
 
 def match_predictions(preds_path: Path, tasks: list[Task]) -> tuple[dict[str, dict[str, Any]], list[Task]]:
-    """The predictions of `preds_path` and the tasks they are for, checked for grading (eval.preflight);
+    """The predictions of `preds_path` and the tasks they are for, checked for grading (eval.batch.preflight);
     RunnerError when none matches."""
     preds = read_preds(preds_path)
     matched = [t for t in tasks if t.instance_id in preds]

@@ -5,7 +5,7 @@ Selection inside a subset follows search.select.choose, whose ranking it imports
 preferred runs first, then the rule's score with a missing Q as -inf, then the lowest index); for
 the `random` rule the expectation over a uniform pick among the preferred runs. Subsets are
 enumerated exactly when there are at most `MAX_EXACT_SUBSETS` of them, else `SAMPLED_SUBSETS` are
-drawn with a seeded RNG. eval.report puts these numbers in report.json's `selection`.
+drawn with a seeded RNG. eval.report.run_report puts these numbers in report.json's `selection`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eval.records import RunRecord
+from eval.batch.records import RunRecord
 from search.select import is_preferred, rank_key
 
 MAX_EXACT_SUBSETS = 2000

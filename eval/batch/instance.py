@@ -1,6 +1,6 @@
 """One instance's work: `solve_and_grade` (swe-search run: search.solve under the watchdog, then grade
 every run) and `grade_prediction` (swe-search eval), with the grade files and the instance record
-they write. Each is the `work` a Runner calls per task (eval.pool.Work: a task and a Context, never
+they write. Each is the `work` a Runner calls per task (eval.batch.executor.Work: a task and a Context, never
 the Runner); `SolveAndGrade` is solve_and_grade bound to a batch, picklable for Ray workers."""
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ from envs.docker import DockerEnv
 from envs.files import write_atomic
 from envs.settings import ContainerSettings
 from envs.types import Env, EnvError, ImageNotFound, Task
-from eval.config import RunConfig
-from eval.grading import grade
-from eval.pool import Context, Interrupted
-from eval.prepare import Batch, register_secrets
-from eval.records import (
+from eval.batch.config import RunConfig
+from eval.batch.executor import Context, Interrupted
+from eval.batch.prepare import Batch, register_secrets
+from eval.batch.records import (
     FROM_PREDICTIONS,
     INFRA_EXIT_STATUSES,
     InstanceRecord,
@@ -34,7 +33,8 @@ from eval.records import (
     instance_outcome,
     run_record,
 )
-from eval.watchdog import call_with_deadline
+from eval.batch.watchdog import call_with_deadline
+from eval.grading import grade
 from search.solve import SolveResult, solve, trajectory_path
 
 GRACE_SECONDS = 120.0

@@ -15,7 +15,7 @@ uniformly drawn n-subsets of the pool is, in closed form (so that thousands of d
 - oracle: 1 - C(R - resolved, n) / C(R, n);
 - random: a uniform pick among the subset's preferred runs (all runs when none is):
           P(some preferred) * resolved_preferred / preferred + P(none) * resolved_other / other.
-These equal eval.selection_stats.selection_curve's exact enumeration (tests/eval/test_experiment.py checks it).
+These equal eval.report.selection_stats.selection_curve's exact enumeration (tests/eval/test_experiment.py checks it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.selection_stats import RunView
+from eval.report.selection_stats import RunView
 from search.select import rank_key
 
 STATS = ("mean", "select", "random", "oracle")

@@ -1,13 +1,13 @@
 """The experiment's report: experiment.json, experiment.md and plots/ in the experiment folder.
 
-Read from the phase folders of every seed (eval.experiment): the pools' finished instances
+Read from the phase folders of every seed (eval.experiment.phases): the pools' finished instances
 (instances/*/done.json), their trajectories, and the critic's metrics.json. experiment.json
 (`schema_version` 1):
 - `splits`, `seeds`, `policy`, `settings` (M, T, R, K, N, ...), `config` (the effective config);
 - `results[<seed>]` for every seed run, and `results["pooled"]` (the mean over seeds, bootstrap
   draws shared) when there are several. Each holds:
   - `table`: base | lookahead | select | both, each `{value, lo, hi}` (95% bootstrap interval over
-    tasks and repeats, eval.bootstrap);
+    tasks and repeats, eval.report.bootstrap);
   - `controls`: lookahead with the constant critic, select with the random rule, oracle@N of each pool;
   - `gains`: lookahead - base, select - base, both - max(lookahead, select), the share of the
     mean -> oracle gap that select closes, control - base, random - base;
@@ -15,7 +15,7 @@ Read from the phase folders of every seed (eval.experiment): the pools' finished
   - per seed only: `curve` (Pass@1 vs n for select: critic, random rule, oracle; and both),
     `critic` (`train`: held-out metrics of `critic train`; `heldout`: AUC/Brier of the base pool's
     final Q against resolved on the held-out split), `cost` (per instance, by strategy),
-    `q_by_step` (eval.report.lookahead_stats of the lookahead pool), `runs` (counts per folder);
+    `q_by_step` (eval.report.run_report.lookahead_stats of the lookahead pool), `runs` (counts per folder);
 - `timing`: wall seconds of each phase (varies between runs; see VOLATILE_KEYS).
 """
 
@@ -32,13 +32,13 @@ import numpy as np
 
 from agent.trajectory import Stats
 from envs.files import write_atomic
-from eval.bootstrap import Bootstrap, TaskRuns, interval
-from eval.experiment import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, pool_dir
-from eval.experiment_config import ExperimentConfig
-from eval.experiment_render import CONTROLS, TABLE, render_markdown, write_plots
-from eval.records import RunRecord, load_records
-from eval.report import lookahead_stats
-from eval.selection_stats import RunView, selection_curve
+from eval.batch.records import RunRecord, load_records
+from eval.experiment.config import ExperimentConfig
+from eval.experiment.layout import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, pool_dir
+from eval.experiment.render import CONTROLS, TABLE, render_markdown, write_plots
+from eval.report.bootstrap import Bootstrap, TaskRuns, interval
+from eval.report.run_report import lookahead_stats
+from eval.report.selection_stats import RunView, selection_curve
 
 EXPERIMENT_SCHEMA_VERSION = 1
 VOLATILE_KEYS = frozenset({"generated_at", "folder", "timing", "wall_time", "seconds"})

@@ -44,16 +44,14 @@ from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.images import build_task_images, image_exists
 from envs.types import EnvError, ImageNotFound, Task
-from eval.config import RayConfig
-from eval.pool import INTERRUPT_WAIT_SECONDS, Context, Interrupted, Work, attempt
-from eval.prepare import pid_alive
-from eval.records import InstanceRecord, RunnerError, failed_record
-from eval.runner import Runner
-from eval.watchdog import Watchdog
+from eval.batch.config import RayConfig
+from eval.batch.executor import INTERRUPT_WAIT_SECONDS, Context, Host, Interrupted, Work, attempt
+from eval.batch.records import InstanceRecord, RunnerError, failed_record, pid_alive
+from eval.batch.watchdog import Watchdog
 
 RESOURCE = "swe_search_containers"
 """The custom Ray resource that bounds the task containers a node runs at once."""
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 _owns_ray = False
 """Whether connect() called ray.init (and so close() calls ray.shutdown)."""
@@ -106,7 +104,7 @@ def connect(settings: RayConfig, workers: int, containers: int) -> None:
 
 class RayPool:
     """The driver's side: keeps `workers` instances in flight as Ray tasks, applies what they
-    stream, and writes each finished one into the run folder (an eval.pool.Pool)."""
+    stream, and writes each finished one into the run folder (an eval.batch.executor.Pool)."""
 
     def __init__(self, settings: RayConfig, workers: int = 1, containers: int = 1) -> None:
         self.settings, self.workers, self.containers = settings, max(1, workers), containers
@@ -119,7 +117,7 @@ class RayPool:
         """What stopped the driver's loop, if something did (raised by close())."""
 
     def start(
-        self, runner: Runner, tasks: list[Task], work: Work, results: queue.Queue[InstanceRecord | None]
+        self, runner: Host, tasks: list[Task], work: Work, results: queue.Queue[InstanceRecord | None]
     ) -> None:
         connect(self.settings, self.workers, self.containers)
         here = ray.get_runtime_context().get_node_id()
@@ -133,7 +131,7 @@ class RayPool:
         self.thread.start()
 
     def _drive(
-        self, runner: Runner, waiting: list[Task], work: Work, results: queue.Queue[InstanceRecord | None]
+        self, runner: Host, waiting: list[Task], work: Work, results: queue.Queue[InstanceRecord | None]
     ) -> None:
         try:
             work_ref = ray.put(work)
@@ -164,7 +162,7 @@ class RayPool:
         with self.lock:
             self.running[ref] = (task, time.time())
 
-    def _apply(self, runner: Runner, updates: list[tuple[str, str, str, Any]]) -> None:
+    def _apply(self, runner: Host, updates: list[tuple[str, str, str, Any]]) -> None:
         """Streamed updates: an attempt starting (earlier attempts' files wiped) and files it wrote."""
         for kind, instance_id, token, payload in updates:
             if kind == "start":
@@ -175,7 +173,7 @@ class RayPool:
                 write_files(runner.out, instance_id, payload)
 
     def _collect(
-        self, runner: Runner, ref: ray.ObjectRef, task: Task, submitted: float
+        self, runner: Host, ref: ray.ObjectRef, task: Task, submitted: float
     ) -> InstanceRecord | None:
         """A finished Ray task: its record and files into the run folder (done.json last)."""
         iid = task.instance_id
@@ -197,7 +195,7 @@ class RayPool:
         runner.finish(rec)
         return rec
 
-    def interrupt(self, runner: Runner) -> None:
+    def interrupt(self, runner: Host) -> None:
         """Cancel the in-flight tasks: each closes its containers (KeyboardInterrupt on its node);
         those still running after INTERRUPT_WAIT_SECONDS have their worker killed."""
         with self.lock:

@@ -87,7 +87,7 @@ class RunConfig(FileConfig):
     executor: Literal["thread", "ray"] = Field(
         "thread",
         description="thread: worker threads on this machine; ray: one Ray task per instance across a "
-        "cluster, each on its node's own Docker daemon (eval.ray_executor, docs/scaling.md).",
+        "cluster, each on its node's own Docker daemon (eval.batch.ray_pool, docs/scaling.md).",
     )
     ray: RayConfig = Field(default_factory=RayConfig, description="Settings of --executor ray.")
     out: Path | None = Field(None, description="Run folder; None: runs/<dataset>-<model>-<strategy>.")

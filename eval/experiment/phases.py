@@ -10,7 +10,7 @@ For every seed S of `seeds` (a full replicate), in `out/seed-S/`:
                           base = the mean over runs; select@N, random@N and oracle@N over N-subsets;
                lookahead/ lookahead+select n=R, K candidates: lookahead = the mean; both@N;
                const/     the same with a constant critic (tie_break first): the control, = base;
-4. report      out/experiment.json, experiment.md and plots/ (eval.experiment_report).
+4. report      out/experiment.json, experiment.md and plots/ (eval.experiment.report).
 
 A phase folder holds `phase.json` (its plan, written when it starts) and `complete.json` (written
 last). A complete phase is skipped; an unfinished one is continued (the runner skips finished
@@ -26,7 +26,6 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +36,21 @@ from agent.policies import policy_factory
 from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.types import Task
-from eval import report as run_reports
-from eval.batch import run_batch
-from eval.config import RunConfig
-from eval.experiment_config import TINY, ExperimentConfig, SplitRule
-from eval.prepare import lock_folder, prepare, select_tasks, unlock_folder
+from eval.batch.config import RunConfig
+from eval.batch.prepare import lock_folder, prepare, select_tasks, unlock_folder
+from eval.batch.run import run_batch
+from eval.experiment.config import TINY, ExperimentConfig, SplitRule
+from eval.experiment.layout import (
+    COMPLETE,
+    PLAN,
+    POOLS,
+    Splits,
+    checkpoint_dir,
+    phase_dir,
+    pool_dir,
+)
+from eval.report import run_report as run_reports
 
-PHASES = ("collect", "train", "evaluate")
-POOLS = ("base", "lookahead", "const")
-PLAN = "phase.json"
-COMPLETE = "complete.json"
 FREE_RUN_FIELDS = {"out", "run_id", "workers", "build_images", "retry_errors"}
 """RunConfig fields that change no result: a phase may be continued with other values."""
 
@@ -56,24 +60,6 @@ class ExperimentError(ValueError):
 
 
 # ----------------------------------------------------------------------------- splits
-
-
-@dataclass
-class Splits:
-    """The train and held-out tasks (instance ids, sorted) and the datasets they come from."""
-
-    train_dataset: str
-    eval_dataset: str
-    train: list[str]
-    heldout: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "train_dataset": self.train_dataset,
-            "eval_dataset": self.eval_dataset,
-            "train": self.train,
-            "heldout": self.heldout,
-        }
 
 
 def library_of(instance_id: str) -> str:
@@ -154,23 +140,6 @@ def resolve_splits(config: ExperimentConfig) -> Splits:
 
 
 # ----------------------------------------------------------------------------- folders and configs
-
-
-def seed_dir(out: Path, seed: int) -> Path:
-    return Path(out) / f"seed-{seed}"
-
-
-def phase_dir(out: Path, seed: int, phase: str) -> Path:
-    return seed_dir(out, seed) / phase
-
-
-def pool_dir(out: Path, seed: int, pool: str) -> Path:
-    return phase_dir(out, seed, "evaluate") / pool
-
-
-def checkpoint_dir(out: Path, seed: int) -> Path:
-    """The trained critic of seed S (a checkpoint folder, `--critic PATH`)."""
-    return phase_dir(out, seed, "train") / "critic"
 
 
 def _run_config(
@@ -306,7 +275,7 @@ class Experiment:
             for seed in self.config.seeds:
                 if not self.run_seed(seed):
                     return False
-            from eval.experiment_report import write_experiment_report
+            from eval.experiment.report import write_experiment_report
 
             write_experiment_report(self.out, self.config, self.splits)
             return True

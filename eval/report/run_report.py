@@ -12,7 +12,7 @@ report.json (schema_version 1) holds:
   share of its runs that resolve), `oracle_pass_at_n` (any run resolves), `selected_pass_at_1` (the
   critic's choice resolves), `gap_closed` = (selected - mean) / (oracle - mean) (null when oracle ==
   mean), and `curve`: for n = 1..N the expected Pass@1 of selection, of the oracle and of a random run
-  over the size-n subsets of each instance's runs (eval.selection_stats says how subsets are drawn
+  over the size-n subsets of each instance's runs (eval.report.selection_stats says how subsets are drawn
   and how selection inside one follows search.select's ranking).
 - `lookahead` (when any candidate has a Q, else null): the distribution of the chosen and the
   rejected candidates' Q, their mean margin, the mean chosen Q by step for resolved and unresolved
@@ -35,8 +35,8 @@ import yaml
 
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
-from eval.records import InstanceRecord, RunRecord, load_records
-from eval.selection_stats import RunView, selection_metrics
+from eval.batch.records import InstanceRecord, RunRecord, load_records
+from eval.report.selection_stats import RunView, selection_metrics
 
 REPORT_SCHEMA_VERSION = 1
 

@@ -1,5 +1,5 @@
 """Records and run-folder I/O: what a run folder holds, how an instance's outcome is decided, and
-the files that record it. Light on purpose: `eval.report` reads run folders through this module
+the files that record it. Light on purpose: `eval.report.run_report` reads run folders through this module
 without loading docker, openai or the search's runs (only the selection facts of search.select).
 
 Run folder (`out/`):
@@ -10,7 +10,7 @@ Run folder (`out/`):
     grades/<id>.json                 the grade of every run, and which run was chosen
     instances/<id>/done.json         written last, atomically: the instance is finished
     preds.jsonl                      swebench predictions of the chosen runs
-    report.json, report.md, plots/   see eval.report
+    report.json, report.md, plots/   see eval.report.run_report
 
 Statuses (done.json `status`): the OUTCOME of an attempt is separate from whether it HAPPENED.
     ok       the model's attempt finished and was graded (resolved, unresolved, empty_patch, ...)
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -298,3 +299,14 @@ def failure_summary(records: list[InstanceRecord]) -> tuple[bool, str | None]:
         parts = [f"{len(ids)} x {key}" for key, ids in sorted(reasons.items(), key=lambda kv: -len(kv[1]))]
         body = head + ":\n  " + "\n  ".join(parts)
     return every, body + "\nrerun the same command to redo them once the cause is fixed"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

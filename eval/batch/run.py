@@ -1,6 +1,6 @@
 """The two batch commands: `run_batch` (swe-search run) and `grade_predictions` (swe-search eval),
-each a Runner (eval.runner) over the tasks with its work (eval.instance) and cleanup around it. A run's
-pool is the config's `executor` (eval.runner.make_pool: threads, or Ray tasks)."""
+each a Runner (eval.batch.runner) over the tasks with its work (eval.batch.instance) and cleanup around it. A run's
+pool is the config's `executor` (eval.batch.runner.make_pool: threads, or Ray tasks)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,23 @@ from envs.container import cleanup
 from envs.engine import ensure_docker
 from envs.settings import ContainerSettings
 from envs.types import Task
-from eval.instance import SolveAndGrade, grade_prediction
-from eval.pool import Context
-from eval.prepare import Batch, check_run_id, lock_folder, match_predictions, start_docker, unlock_folder
-from eval.records import (
+from eval.batch.executor import Context
+from eval.batch.instance import SolveAndGrade, grade_prediction
+from eval.batch.prepare import (
+    Batch,
+    check_run_id,
+    lock_folder,
+    match_predictions,
+    start_docker,
+    unlock_folder,
+)
+from eval.batch.records import (
     InstanceRecord,
     RunnerError,
     save_config,
     stable_run_id,
 )
-from eval.runner import Runner, make_pool
+from eval.batch.runner import Runner, make_pool
 
 
 def run_batch(batch: Batch, console: Console | None = None, progress: bool = True) -> bool:
