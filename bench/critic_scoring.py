@@ -32,6 +32,7 @@ from transformers import Qwen2Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from critic.data.synthetic import synthetic_history  # noqa: E402
 from critic.model import (
     backbone,
     build_critic,
@@ -40,8 +41,7 @@ from critic.model import (
     resolve_dtype,
     tiny_config,
 )  # noqa: E402
-from critic.scoring import Request, Scorer  # noqa: E402
-from critic.synthetic import synthetic_history  # noqa: E402
+from critic.serve.scoring import Request, Scorer  # noqa: E402
 
 
 def wide_config(vocab_size: int) -> Qwen2Config:

@@ -100,7 +100,7 @@ def _setup_errors_reported(command: str, run: Callable[[], None]) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     from critic.config import CriticConfig
-    from critic.train import train
+    from critic.train.loop import train
 
     flags = _flags(
         "train",
@@ -122,7 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     from critic.config import CriticConfig
-    from critic.server import serve
+    from critic.serve.server import serve
 
     flags = _flags(
         "serve",

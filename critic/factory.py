@@ -65,21 +65,21 @@ def constant_critic(spec: str, out: Path) -> Critic:
 
 def http_critic(spec: str, out: Path) -> Critic:
     """`http(s)://host:port[,...]`: our critic server (HTTPCritic), checked now."""
-    from critic.client import HTTPCritic  # httpx; imported only when used
+    from critic.clients.http import HTTPCritic  # httpx; imported only when used
 
     return _answering(HTTPCritic(spec), spec)
 
 
 def vllm_critic(spec: str, out: Path) -> Critic:
-    """`vllm+http://host:port?tokenizer=CKPT`: vLLM serves the checkpoint, the client tokenizes (critic.vllm)."""
-    from critic.vllm import VLLMCritic
+    """`vllm+http://host:port?tokenizer=CKPT`: vLLM serves the checkpoint, the client tokenizes (critic.clients.vllm)."""
+    from critic.clients.vllm import VLLMCritic
 
     return _answering(VLLMCritic.from_spec(spec), spec)
 
 
 def tiny_critic(spec: str, out: Path) -> Critic:
     """`tiny`: a tiny untrained critic, made in the run folder once (needs torch: the `critic` extra)."""
-    from critic.client import LocalCritic
+    from critic.clients.http import LocalCritic
 
     path = out / "critic-tiny"
     if not (path / "config.json").exists():
@@ -91,7 +91,7 @@ def tiny_critic(spec: str, out: Path) -> Critic:
 
 def checkpoint_critic(spec: str, out: Path) -> Critic:
     """A checkpoint folder: LocalCritic, in-process (needs torch: the `critic` extra)."""
-    from critic.client import LocalCritic
+    from critic.clients.http import LocalCritic
 
     return LocalCritic(Path(spec).expanduser())
 

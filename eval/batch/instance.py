@@ -115,7 +115,7 @@ def _write_grades(
     """grades/<id>.json: every run's grade plus the chosen one's at the top level.
 
     With `per_run` (selection) also grades/<id>.run-<i>.json, one per run, so that each
-    trajectories/<id>/run-<i>/trajectory.json finds its own grade (critic.data matches by name).
+    trajectories/<id>/run-<i>/trajectory.json finds its own grade (critic.data.runs matches by name).
     """
     pick = entries[chosen] if chosen is not None and chosen < len(entries) else None
     body = {

@@ -202,7 +202,7 @@ def train_config(config: ExperimentConfig, seed: int) -> Any:
 
 def _corpus(collect: Path) -> list[str]:
     """The message texts of the collected runs (train split only): the tiny tokenizer's corpus."""
-    from critic.data import load_run_folder
+    from critic.data.runs import load_run_folder
 
     return [m["content"] for ep in load_run_folder(collect) for m in ep.messages]
 
@@ -212,7 +212,7 @@ def _fingerprint_run(rc: RunConfig) -> dict[str, Any]:
 
 
 def _fingerprint_train(tc: Any) -> dict[str, Any]:
-    from critic.resume import FREE_FIELDS
+    from critic.train.resume import FREE_FIELDS
 
     return tc.model_dump(mode="json", exclude=FREE_FIELDS)
 
@@ -368,7 +368,7 @@ class Experiment:
 
     def _train(self, seed: int) -> bool:
         from critic.errors import CriticSetupError
-        from critic.train import train
+        from critic.train.loop import train
 
         folder = phase_dir(self.out, seed, "train")
         tc = train_config(self.config, seed)

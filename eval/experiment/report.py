@@ -152,7 +152,7 @@ def strategy_costs(per_run: dict[str, dict[str, float]], n: int) -> dict[str, di
 
 def critic_metrics(out: Path, seed: int, base_runs: list[list[RunRecord]], bins: int) -> dict[str, Any]:
     """`critic train`'s held-out metrics, and the final Q of the held-out base runs against resolved."""
-    from critic.metrics import value_metrics
+    from critic.train.metrics import value_metrics
 
     path = checkpoint_dir(out, seed) / "metrics.json"
     trained = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -11,7 +11,7 @@ import pytest
 
 from agent import deadline
 from agent.policies import make_policy
-from critic.client import HTTPCritic
+from critic.clients.http import HTTPCritic
 from tests.helpers.openai_server import Error, OpenAIServer, Reply
 
 MESSAGES = [{"role": "user", "content": "hi"}]

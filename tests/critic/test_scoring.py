@@ -3,11 +3,11 @@ import inspect
 import pytest
 import torch
 
-from critic.client import LocalCritic
+from critic.clients.http import LocalCritic
+from critic.data.synthetic import TOY_CANDIDATES, toy_conversation
 from critic.model import backbone, cache_argument, load_critic
-from critic.scoring import Request, Scorer
 from critic.serialize import SerializeError
-from critic.synthetic import TOY_CANDIDATES, toy_conversation
+from critic.serve.scoring import Request, Scorer
 
 ATOL = 1e-4
 BF16_ATOL = 5e-3  # measured differences stay under 2e-3 (8 mantissa bits)

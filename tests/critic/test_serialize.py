@@ -1,5 +1,6 @@
 import pytest
 
+from critic.data.synthetic import toy_conversation as conversation
 from critic.serialize import (
     CONFIG_KEY,
     CUT_MARK,
@@ -9,7 +10,6 @@ from critic.serialize import (
     Serializer,
     compression_from_config,
 )
-from critic.synthetic import toy_conversation as conversation
 
 
 def test_marker_after_every_assistant_turn(tokenizer):

@@ -4,11 +4,11 @@ import threading
 import httpx
 import pytest
 
-from critic.client import CriticRequestError, CriticUnavailable, HTTPCritic
+from critic.clients.http import CriticRequestError, CriticUnavailable, HTTPCritic
 from critic.config import ServeConfig
-from critic.scoring import Scorer
-from critic.server import ServerThread, create_app
-from critic.synthetic import TOY_CANDIDATES, toy_conversation
+from critic.data.synthetic import TOY_CANDIDATES, toy_conversation
+from critic.serve.scoring import Scorer
+from critic.serve.server import ServerThread, create_app
 
 
 @pytest.fixture(scope="module")

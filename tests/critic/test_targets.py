@@ -1,6 +1,6 @@
 import pytest
 
-from critic.targets import monte_carlo_returns, td_lambda_targets
+from critic.train.targets import monte_carlo_returns, td_lambda_targets
 
 
 def test_td_lambda_matches_hand_computation():

@@ -12,15 +12,15 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from critic.client import LocalCritic
+from critic.clients.http import LocalCritic
 from critic.config import CriticConfig, TrainConfig
-from critic.data import load_sources
+from critic.data.prepared import load_prepared, serialize
+from critic.data.runs import load_sources
+from critic.data.synthetic import toy_conversation, write_synthetic_jsonl
 from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
-from critic.prepared import load_prepared, serialize
-from critic.resume import find_state
 from critic.serialize import Serializer
-from critic.synthetic import toy_conversation, write_synthetic_jsonl
-from critic.train import Dist, _autocast, load_model, train, wrap
+from critic.train.loop import Dist, _autocast, load_model, train, wrap
+from critic.train.resume import find_state
 
 REPO = Path(__file__).resolve().parents[2]
 HIST = [{"role": "system", "content": "s"}, {"role": "user", "content": "Fix the bug in src/file.py."}]
@@ -336,9 +336,9 @@ def test_meta_rank_builds_the_shapes_rank0_loads(tmp_path):
 def test_compression_is_saved_with_the_checkpoint_and_every_scorer_applies_it(tmp_path):
     """Trained with a compression rule, the checkpoint carries it: LocalCritic (the server's Scorer)
     and the vLLM client's serializer cut messages exactly as training did."""
+    from critic.clients.vllm import load_serializer
     from critic.config import CompressionConfig
     from critic.serialize import CONFIG_KEY, Compression
-    from critic.vllm import load_serializer
 
     data = write_synthetic_jsonl(tmp_path / "train.jsonl", 8, seed=1)
     init = make_tiny_critic(tmp_path / "init")

@@ -6,11 +6,11 @@ import contextlib
 import httpx
 import pytest
 
-from critic.client import CriticRequestError, CriticUnavailable, LocalCritic
+from critic.clients.http import CriticRequestError, CriticUnavailable, LocalCritic
+from critic.clients.vllm import CriticProtocolError, VLLMCritic, parse_spec, sigmoid
+from critic.data.synthetic import TOY_CANDIDATES, toy_conversation
 from critic.errors import CriticSetupError
 from critic.factory import make_critic
-from critic.synthetic import TOY_CANDIDATES, toy_conversation
-from critic.vllm import CriticProtocolError, VLLMCritic, parse_spec, sigmoid
 from tests.helpers.vllm_server import VLLMServer
 
 

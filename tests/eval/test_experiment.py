@@ -163,7 +163,7 @@ def test_collect_grades_every_run_where_critic_training_finds_it(reference):
             assert grade["index"] == i and isinstance(grade["resolved"], bool)
     outcomes = set(report["results"]["0"]["runs"]["collect"]["by_grade_status"])
     assert outcomes == {"resolved", "unresolved"}  # the coin policy gives the critic both kinds
-    from critic.data import load_run_folder
+    from critic.data.runs import load_run_folder
 
     assert len(load_run_folder(collect)) == 4
     metrics = json.loads((phase_dir(out, 0, "train") / "critic" / "metrics.json").read_text())

@@ -61,11 +61,11 @@ def tasks(example_task_images: list[Task]) -> dict[str, Task]:
 
 @pytest.fixture(scope="module")
 def critic(tasks, tmp_path_factory):
-    """A tiny critic trained (critic.train, TD(lambda) on CPU) to prefer the right action, then submit."""
-    from critic.client import LocalCritic
+    """A tiny critic trained (critic.train.loop, TD(lambda) on CPU) to prefer the right action, then submit."""
+    from critic.clients.http import LocalCritic
     from critic.config import TrainConfig
     from critic.model import make_tiny_critic
-    from critic.train import train
+    from critic.train.loop import train
 
     out = tmp_path_factory.mktemp("critic")
     rows = []

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from critic.data import Episode, load_sources
+from critic.data.runs import Episode, load_sources
 from critic.serialize import ContextTooLong, Serializer
 from envs.files import write_atomic
 

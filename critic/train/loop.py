@@ -1,14 +1,14 @@
 """Train the critic: TD(lambda) targets at every agent-turn marker, MSE, AdamW.
 
-First the trajectories are serialized into windows (critic.prepared: each rank a share, cached on
+First the trajectories are serialized into windows (critic.data.prepared: each rank a share, cached on
 disk for later runs on the same data). Then, one epoch:
 1. bootstrap: the current model computes V at every marker of every training trajectory;
 2. targets: `td_lambda_targets(values, resolved, gamma, lam)` per trajectory;
 3. optimise MSE(value at marker, target) over the serialized windows (critic.serialize), with
    AdamW, linear warmup then cosine decay, gradient accumulation up to `batch_size` windows,
    clipping, bf16 mixed precision on GPU, optional gradient checkpointing;
-4. evaluate on held-out trajectories (critic.metrics) and print;
-5. every `save_state_every` epochs, write the training state (critic.resume): started again, the
+4. evaluate on held-out trajectories (critic.train.metrics) and print;
+5. every `save_state_every` epochs, write the training state (critic.train.resume): started again, the
    same command continues from there.
 
 Runs in one process (CPU or one GPU), or under `torchrun` (WORLD_SIZE > 1). Distributed runs take
@@ -46,8 +46,8 @@ import torch.distributed as dist
 from torch import nn
 
 from critic.config import TrainConfig
+from critic.data.prepared import Prepared, Window, load_prepared
 from critic.errors import CriticSetupError
-from critic.metrics import print_metrics, value_metrics
 from critic.model import (
     MarkerValues,
     add_value_token,
@@ -56,10 +56,10 @@ from critic.model import (
     resolve_device,
     save_critic,
 )
-from critic.prepared import Prepared, Window, load_prepared
-from critic.resume import Progress, find_state, load_state, remove_state, save_state
 from critic.serialize import CONFIG_KEY, Compression, Serializer
-from critic.targets import monte_carlo_returns, td_lambda_targets
+from critic.train.metrics import print_metrics, value_metrics
+from critic.train.resume import Progress, find_state, load_state, remove_state, save_state
+from critic.train.targets import monte_carlo_returns, td_lambda_targets
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def turn_values(
 def evaluate(
     net: nn.Module, data: list[Prepared], pad_id: int, d: Dist, cfg: TrainConfig, bf16: bool
 ) -> dict[str, Any]:
-    """critic.metrics on held-out episodes."""
+    """critic.train.metrics on held-out episodes."""
     values = turn_values(net, data, pad_id, d, cfg.micro_batch_size, bf16)
     outcomes = [p.resolved for p in data]
     steps = [v for vs in values for v in vs]

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from agent.types import Message
-from critic.client import CriticRequestError, HTTPCritic
+from critic.clients.http import CriticRequestError, HTTPCritic
 from critic.errors import CriticSetupError, CriticUnavailable
 from critic.serialize import VALUE_TOKEN, SerializeError, Serializer, compression_from_config
 

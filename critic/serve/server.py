@@ -15,7 +15,7 @@ body 422, context too long or body too large 413 (streamed bodies are counted to
 All requests go through one worker thread that owns the model: it takes every request waiting
 (plus those arriving within `batch_wait_ms`) and scores them together: their rows are packed into
 shared padded forwards, each request's new history tokens and its K candidates in one row on top of
-its session's cache (critic.scoring). /health reports how many rows shared a forward.
+its session's cache (critic.serve.scoring). /health reports how many rows shared a forward.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from critic.config import ServeConfig
 from critic.errors import CriticSetupError
-from critic.scoring import Request, Scorer, ScoreResult
 from critic.serialize import ContextTooLong, SerializeError, check_text
+from critic.serve.scoring import Request, Scorer, ScoreResult
 
 log = logging.getLogger(__name__)
 

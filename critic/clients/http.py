@@ -151,7 +151,7 @@ class HTTPCritic:
         self.last = {**self._read_answer(answer, body), **extra}
         return self.last["values"]
 
-    # The three steps a backend can change (critic.vllm does): the request body (plus what to add to
+    # The three steps a backend can change (critic.clients.vllm does): the request body (plus what to add to
     # `last`), one scoring call on the current server, and reading the values out of its answer.
     def _score_body(self, history: list[Message], candidates: list[str]) -> tuple[dict[str, Any], dict]:
         body: dict[str, Any] = {"messages": history, "candidates": candidates}
@@ -222,7 +222,7 @@ class LocalCritic:
         session: str | None = "local",
     ) -> None:
         from critic.model import load_critic, resolve_device, resolve_dtype
-        from critic.scoring import Scorer
+        from critic.serve.scoring import Scorer
 
         if isinstance(checkpoint, tuple):
             model, tokenizer = checkpoint

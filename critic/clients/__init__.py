@@ -1,0 +1,5 @@
+"""Critic clients, each a critic.protocol.Critic for search:
+
+http  HTTPCritic (swe-search's own server) and LocalCritic (a checkpoint in this process)
+vllm  VLLMCritic (vLLM serves the checkpoint, the client tokenizes)
+"""

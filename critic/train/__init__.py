@@ -1,0 +1,7 @@
+"""`critic train`: Episodes (critic.data) -> TD(lambda) targets -> a trained value head.
+
+loop     the training loop (FSDP2 when sharded): windows -> targets -> loss -> checkpoint
+targets  the TD(lambda) value targets per turn
+resume   the training state saved between epochs and read back
+metrics  held-out value metrics (also the experiment's report)
+"""
