@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.report.run_report import _table, plot_q_by_step
+from eval.report.markdown import table
+from eval.report.plots import Plots, q_by_step
 
 TABLE = ("base", "lookahead", "select", "both")
 """The paper's columns."""
@@ -72,7 +73,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Pass@1 on the held-out split",
         "",
-        *_table(table_header(report), table_rows(report)),
+        *table(table_header(report), table_rows(report)),
         "",
         "## Controls",
         "",
@@ -83,7 +84,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     rows = [
         (key, *(fmt_cell(report["results"][key]["controls"][c]) for c in CONTROLS)) for key in _rows(report)
     ]
-    lines += _table(
+    lines += table(
         [
             "seed",
             f"lookahead, const:{s['constant']}",
@@ -113,7 +114,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 "n/a" if gap["value"] is None else fmt_cell(gap),
             )
         )
-    lines += _table(
+    lines += table(
         [
             "seed",
             "lookahead - base",
@@ -133,7 +134,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
         for g in goal_keys
     ]
-    lines += _table(["goal", *[f"seed {k}" if k != "pooled" else "pooled" for k in _rows(report)]], rows)
+    lines += table(["goal", *[f"seed {k}" if k != "pooled" else "pooled" for k in _rows(report)]], rows)
     for seed in [k for k in _rows(report) if k != "pooled"]:
         res = report["results"][seed]
         lines += ["", f"## Seed {seed}", "", "### Selection: Pass@1 against N", ""]
@@ -148,18 +149,18 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
             for c in res["curve"]
         ]
-        lines += _table(["N", "critic", "random rule", "oracle", "mean single run", "both (critic)"], rows)
+        lines += table(["N", "critic", "random rule", "oracle", "mean single run", "both (critic)"], rows)
         crit = res["critic"]
         lines += ["", "### Critic", ""]
         rows = [
             ("train split, held-out instances (critic train)", *_metric_cells(crit["train"])),
             ("held-out split, base runs' final Q", *_metric_cells(crit["heldout"])),
         ]
-        lines += _table(["data", "n", "positives", "AUC", "Brier"], rows)
+        lines += table(["data", "n", "positives", "AUC", "Brier"], rows)
         cal = crit["heldout"].get("calibration") or []
         if cal:
             lines += ["", "Calibration of the final Q on the held-out split:", ""]
-            lines += _table(
+            lines += table(
                 ["bin", "count", "mean Q", "resolved"],
                 [
                     (
@@ -185,7 +186,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
             for name, c in res["cost"]["per_instance"].items()
         ]
-        lines += _table(
+        lines += table(
             [
                 "strategy",
                 "runs",
@@ -204,7 +205,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             by = q["q_by_step"]
             steps = max((len(v) for v in by.values()), default=0)
 
-            lines += _table(
+            lines += table(
                 ["step", "resolved: mean Q (runs)", "unresolved: mean Q (runs)"],
                 [(t, _q_cell(by, "resolved", t), _q_cell(by, "unresolved", t)) for t in range(steps)],
             )
@@ -229,7 +230,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
             for name, c in res["runs"].items()
         ]
-        lines += _table(["folder", "instances", "errors", "runs", "resolved runs", "grades"], rows)
+        lines += table(["folder", "instances", "errors", "runs", "resolved runs", "grades"], rows)
     if report.get("plots"):
         lines += ["", "## Plots", "", *[f"![{Path(p).stem}]({p})" for p in report["plots"]]]
     return "\n".join(lines) + "\n"
@@ -257,24 +258,13 @@ def _signed(x: float | None) -> str:
 
 def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any]) -> list[str]:
     """PNG plots (matplotlib, Agg): the table with intervals, Pass@1 vs N, Q along the steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    folder.mkdir(parents=True, exist_ok=True)
-    made: list[str] = []
-
-    def save(fig: Any, name: str) -> None:
-        fig.tight_layout()
-        fig.savefig(folder / name, dpi=100)
-        plt.close(fig)
-        made.append(f"plots/{name}")
+    plots = Plots(folder)
 
     keys = _rows(report)
     cols = [*TABLE, "lookahead_const", "select_random", "oracle_select"]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plots.figure((8, 4))
     width = 0.8 / len(keys)
     for j, key in enumerate(keys):
         res = report["results"][key]
@@ -297,9 +287,9 @@ def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any])
     ax.set_ylabel("Pass@1 (%)")
     ax.set_title(f"Held-out Pass@1, {100 * report['settings']['confidence']:.0f}% intervals")
     ax.legend()
-    save(fig, "pass_at_1.png")
+    plots.save(fig, "pass_at_1.png")
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plots.figure((6, 4))
     styles = {"critic": "tab:blue", "random": "tab:orange", "oracle": "tab:green", "both": "tab:purple"}
     for seed, data in plot_data.items():
         curve = data["curve"]
@@ -328,17 +318,19 @@ def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any])
     ax.set_ylabel("Pass@1 (%)")
     ax.set_title("Pass@1 against N (one line per seed)")
     ax.legend()
-    save(fig, "selection_curve.png")
+    plots.save(fig, "selection_curve.png")
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    drawn = False
-    for seed, data in plot_data.items():
-        means = (report["results"][seed]["q_by_step"] or {}).get("q_by_step") or {}
-        drawn |= plot_q_by_step(ax, data["q_series"] or {}, means, alpha=0.2, label=f" (seed {seed})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("chosen Q")
-    ax.set_title("Q along the steps of lookahead runs")
-    if drawn:
-        ax.legend()
-    save(fig, "q_by_step.png")
-    return made
+    q_by_step(
+        plots,
+        [
+            (
+                data["q_series"] or {},
+                (report["results"][seed]["q_by_step"] or {}).get("q_by_step") or {},
+                f" (seed {seed})",
+            )
+            for seed, data in plot_data.items()
+        ],
+        alpha=0.2,
+        title="Q along the steps of lookahead runs",
+    )
+    return plots.made

@@ -27,7 +27,6 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,8 @@ import yaml
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
 from eval.batch.records import InstanceRecord, RunRecord, load_records
+from eval.report.markdown import table
+from eval.report.plots import Plots, q_by_step
 from eval.report.selection_stats import RunView, selection_metrics
 
 REPORT_SCHEMA_VERSION = 1
@@ -208,7 +209,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"run id `{report['run_id']}`, model `{report['model']}`, generated {report['generated_at']}",
         "",
     ]
-    lines += _table(["metric", "value"], pass_at_1_rows(report)) + [""]
+    lines += table(["metric", "value"], pass_at_1_rows(report)) + [""]
     lines += [
         "Pass@1 is over the attempted instances (status ok or timeout). Instances that failed for "
         "infrastructure reasons (status error: model server down, container killed, image missing, "
@@ -224,7 +225,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     ):
         if key == "by_error_kind" and not report.get(key):
             continue
-        lines += [f"## {title}", ""] + _table(["status", "count"], list(report.get(key, {}).items())) + [""]
+        lines += [f"## {title}", ""] + table(["status", "count"], list(report.get(key, {}).items())) + [""]
     sel = report.get("selection")
     if sel and sel.get("curve"):
         lines += [
@@ -243,7 +244,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
             for c in sel["curve"]
         ]
-        lines += _table(["n", "selected", "oracle", "random run", "method"], rows) + [""]
+        lines += table(["n", "selected", "oracle", "random run", "method"], rows) + [""]
     look = report.get("lookahead")
     if look:
         lines += ["## Lookahead Q", ""]
@@ -255,14 +256,14 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
             for name, d in (("chosen", look["chosen_q"]), ("rejected", look["rejected_q"]))
         ]
-        lines += _table(["candidates", "count", "mean", "median", "p10", "p90"], rows) + [""]
+        lines += table(["candidates", "count", "mean", "median", "p10", "p90"], rows) + [""]
         drift = look["q_drift"]
         lines += [
             "Mean drift of the chosen Q from the first to the last step (value-hacking check: "
             "unresolved runs should not climb like resolved ones):",
             "",
         ]
-        lines += _table(
+        lines += table(
             ["runs", "count", "Q drift"],
             [
                 (g, look["runs"][g], "" if drift[g] is None else f"{drift[g]:+.3f}")
@@ -284,7 +285,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
         for i in report["instances"]
     ]
-    lines += _table(["instance", "resolved", "grade", "exit", "runs resolved", "time"], rows)
+    lines += table(["instance", "resolved", "grade", "exit", "runs resolved", "time"], rows)
     return "\n".join(lines) + "\n"
 
 
@@ -295,32 +296,20 @@ def write_plots(
     values: dict[str, list[float]] | None,
 ) -> list[str]:
     """PNG plots (matplotlib, Agg); returns their paths relative to the run folder."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    made = []
-
-    def save(fig: Any, name: str) -> None:
-        fig.tight_layout()
-        fig.savefig(folder / name, dpi=100)
-        plt.close(fig)
-        made.append(f"plots/{name}")
+    plots = Plots(folder)
 
     counts = report["by_grade_status"]
     if counts:
-        fig, ax = plt.subplots(figsize=(6, 3))
+        fig, ax = plots.figure((6, 3))
         ax.bar(list(counts), list(counts.values()), color="tab:blue")
         ax.set_title(f"Grade status (Pass@1 {100 * report['totals']['pass_at_1']:.1f}%)")
         ax.set_ylabel("instances")
-        save(fig, "grade_status.png")
+        plots.save(fig, "grade_status.png")
     sel = report.get("selection")
     if sel and sel.get("curve"):
         c = sel["curve"]
         ns = [p["n"] for p in c]
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plots.figure((6, 4))
         for key, label in (
             ("oracle", "oracle Pass@n"),
             ("selected", "critic-selected"),
@@ -331,9 +320,9 @@ def write_plots(
         ax.set_ylabel("Pass@1 (%)")
         ax.set_title("Pass@1 vs n")
         ax.legend()
-        save(fig, "selection_curve.png")
+        plots.save(fig, "selection_curve.png")
     if values and values["chosen"]:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plots.figure((6, 4))
         bins = 20
         ax.hist(values["chosen"], bins=bins, alpha=0.6, label="chosen", density=True)
         if values["rejected"]:
@@ -341,43 +330,11 @@ def write_plots(
         ax.set_xlabel("Q")
         ax.set_title("Q of chosen vs rejected candidates")
         ax.legend()
-        save(fig, "q_chosen_vs_rejected.png")
+        plots.save(fig, "q_chosen_vs_rejected.png")
     if series and any(series.values()):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        plot_q_by_step(ax, series, (report.get("lookahead") or {}).get("q_by_step", {}), alpha=0.15)
-        ax.set_xlabel("step")
-        ax.set_ylabel("chosen Q")
-        ax.set_title("Q along the steps (value-hacking check)")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
-        save(fig, "q_by_step.png")
-    return made
-
-
-def plot_q_by_step(
-    ax: Any,
-    series: dict[str, list[list[float]]],
-    means: dict[str, list[dict[str, Any]]],
-    alpha: float,
-    label: str = "",
-) -> bool:
-    """Chosen Q along the steps: each run's series thin, each group's mean thick (resolved green,
-    unresolved red). True when a run's series was drawn."""
-    drawn = False
-    for group, color in (("resolved", "tab:green"), ("unresolved", "tab:red")):
-        for s in series.get(group, []):
-            ax.plot(range(len(s)), s, color=color, alpha=alpha, linewidth=0.8)
-            drawn = True
-        if means.get(group):
-            steps = means[group]
-            ax.plot(
-                [m["step"] for m in steps],
-                [m["mean"] for m in steps],
-                color=color,
-                linewidth=2,
-                label=group + label,
-            )
-    return drawn
+        means = (report.get("lookahead") or {}).get("q_by_step", {})
+        q_by_step(plots, [(series, means, "")], alpha=0.15, title="Q along the steps (value-hacking check)")
+    return plots.made
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -419,9 +376,3 @@ def _load_traj(out: Path, run: RunRecord) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-
-
-def _table(header: list[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
