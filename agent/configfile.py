@@ -4,7 +4,8 @@ Every config model of swe-search is a `FileConfig`: `RunConfig` (eval.batch.conf
 (eval.experiment.config), `AgentConfig`, `SearchConfig` and `CriticConfig`. `Model.load(path,
 flags, overrides)` reads the YAML file (`path`, else the model's `DEFAULTS` file), then sets each
 flag that is not None, then each `key.path=value` override (the value read as YAML), then
-validates; any problem is a `ConfigError` of one line that names the key.
+validates; any problem is a `ConfigError` of one line that names the key. A command's config is
+`Model.from_args(args, flag_keys, overrides)`: the same merge, its flags read off the parsed arguments.
 
 In a YAML file, `extends: other.yaml` names a base that the file is merged over (mappings key by
 key), and each section in the model's `FILE_SECTIONS` may name a file instead of holding a mapping
@@ -14,8 +15,10 @@ sits in `agent` because every package that has a config (agent, search, critic, 
 
 from __future__ import annotations
 
+import argparse
 import re
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 import yaml
@@ -139,3 +142,19 @@ class FileConfig(BaseModel):
             return cls.model_validate(data)
         except ValidationError as e:
             raise ConfigError(one_line(e, cls.WHAT)) from e
+
+    @classmethod
+    def from_args(
+        cls,
+        args: argparse.Namespace,
+        flag_keys: Mapping[str, str | tuple[str, ...]],
+        overrides: list[str],
+    ) -> Self:
+        """A command's effective config: its `-c` file (`args.config`), then each flag of `flag_keys`
+        (argparse dest -> the key path it sets, or several) that was given, then the overrides."""
+        flags: dict[str, Any] = {}
+        for dest, keys in flag_keys.items():
+            value = getattr(args, dest, None)
+            for key in (keys,) if isinstance(keys, str) else keys:
+                flags[key] = str(value) if isinstance(value, PurePath) else value
+        return cls.load(getattr(args, "config", None), flags, overrides)

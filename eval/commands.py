@@ -49,7 +49,7 @@ def preflight_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-FLAG_KEYS = {
+FLAG_KEYS: dict[str, str | tuple[str, ...]] = {
     "dataset": "dataset",
     "instances": "instances",
     "slice": "slice",
@@ -62,7 +62,7 @@ FLAG_KEYS = {
     "strategy": "search.strategy",
     "k": "search.k",
     "n": "search.n",
-    "temperature": "search.temperature",
+    "temperature": ("search.temperature", "search.greedy_temperature"),  # whatever the strategy
     "rule": "search.rule",
     "concurrency": "search.concurrency",
     "seed": "search.seed",
@@ -95,11 +95,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The effective RunConfig: file, then flags, then overrides."""
     from eval.batch.config import RunConfig
 
-    flags = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
-    flags["search.greedy_temperature"] = flags["search.temperature"]  # --temperature: whatever the strategy
-    if flags.get("out") is not None:
-        flags["out"] = str(flags["out"])
-    return RunConfig.load(args.config, flags, [*args.overrides, *args.set_])
+    return RunConfig.from_args(args, FLAG_KEYS, [*args.overrides, *args.set_])
 
 
 def print_summary(report_md: Path, console: Console) -> None:

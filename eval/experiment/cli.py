@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -69,10 +69,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """The effective ExperimentConfig: file, then flags, then overrides."""
     from eval.experiment.config import ExperimentConfig
 
-    flags: dict[str, Any] = {key: getattr(args, dest, None) for dest, key in FLAG_KEYS.items()}
-    if flags["out"] is not None:
-        flags["out"] = str(flags["out"])
-    return ExperimentConfig.load(args.config, flags, list(args.overrides))
+    return ExperimentConfig.from_args(args, FLAG_KEYS, list(args.overrides))
 
 
 def prepare_experiment(args: argparse.Namespace) -> Experiment:
