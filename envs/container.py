@@ -22,6 +22,7 @@ import sys
 import tarfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -75,8 +76,19 @@ def create_container(
         labels=owner_labels(run_id, task.instance_id),
         working_dir=task.workdir,
         init=True,  # reaps zombies left by the commands run in it
-        **settings.docker_kwargs(),
+        **settings.docker_kwargs(host_cpus(client)),
     )
+
+
+_HOST_CPUS: weakref.WeakKeyDictionary[docker.DockerClient, int | None] = weakref.WeakKeyDictionary()
+
+
+def host_cpus(client: docker.DockerClient) -> int | None:
+    """The Docker host's CPUs (its daemon's NCPU, which may differ from this machine's), asked once
+    per client."""
+    if client not in _HOST_CPUS:
+        _HOST_CPUS[client] = client.info().get("NCPU")
+    return _HOST_CPUS[client]
 
 
 @contextlib.contextmanager

@@ -7,17 +7,23 @@ both run code a model wrote, so both take these settings; the run config exposes
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from envs.patches import DIFF_EXCLUDE
+from envs.types import EnvError
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmg]?)b?", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MIN_MEMORY = 6 << 20  # docker refuses a smaller memory limit
+DEFAULT_CPUS = 2.0
+"""The CPU quota of a container whose settings leave `cpus` unset (fewer when the host has fewer)."""
+
+
+class TooManyCpus(EnvError):
+    """`container.cpus` asks for more CPUs than the Docker host has."""
 
 
 def parse_size(text: str) -> int:
@@ -39,7 +45,12 @@ class ContainerSettings(BaseModel):
         "4g",
         description="Memory limit (docker syntax, e.g. 4g or 512m); swap is off, so this is all it gets.",
     )
-    cpus: float = Field(2.0, gt=0, description="CPU quota (docker --cpus), capped at the host's cores.")
+    cpus: float | None = Field(
+        None,
+        gt=0,
+        description="CPU quota (docker --cpus). Unset: 2, or all the Docker host's CPUs when it has fewer; "
+        "set above the Docker host's CPUs: refused before any container starts.",
+    )
     pids_limit: int = Field(
         2048, ge=32, description="Most processes and threads at once (docker --pids-limit); stops fork bombs."
     )
@@ -69,13 +80,28 @@ class ContainerSettings(BaseModel):
             raise ValueError(f"{value!r} is below docker's minimum of 6m")
         return value
 
-    def docker_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for docker-py's `containers.create`/`run` that apply these settings."""
+    def cpu_quota(self, host_cpus: int | None) -> float:
+        """The one answer about CPUs, on a Docker host of `host_cpus` CPUs (None: not known): `cpus`
+        as set, which must fit the host (TooManyCpus: Docker would refuse it), else DEFAULT_CPUS or
+        the host's CPUs when it has fewer. The pre-flight check (eval.batch.preflight.check_host)
+        and every container ask this."""
+        if self.cpus is None:
+            return min(DEFAULT_CPUS, host_cpus or DEFAULT_CPUS)
+        if host_cpus and self.cpus > host_cpus:
+            raise TooManyCpus(
+                f"container.cpus={self.cpus:g} but the Docker host has {host_cpus} CPU(s); "
+                f"pass container.cpus={min(DEFAULT_CPUS, host_cpus):g} or less, or leave it unset"
+            )
+        return self.cpus
+
+    def docker_kwargs(self, host_cpus: int | None = None) -> dict[str, Any]:
+        """Keyword arguments for docker-py's `containers.create`/`run` that apply these settings on a
+        Docker host of `host_cpus` CPUs."""
         return {
             "network_mode": None if self.network else "none",
             "mem_limit": self.mem_limit,
             "memswap_limit": self.mem_limit,  # the same as mem_limit: no swap on top
-            "nano_cpus": int(min(self.cpus, os.cpu_count() or 1) * 1e9),
+            "nano_cpus": int(self.cpu_quota(host_cpus) * 1e9),
             "pids_limit": self.pids_limit,
             "privileged": False,
             "security_opt": list(self.security_opt),

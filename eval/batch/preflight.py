@@ -24,6 +24,7 @@ from swebench.harness.constants import EvalType
 from swebench.harness.log_parsers import PARSER_REGISTRY
 from swebench.harness.utils import make_test_spec
 
+from envs.settings import ContainerSettings, TooManyCpus
 from envs.types import Task
 
 SWEBENCH5_FIELDS = ("eval_script", "log_parser", "eval_type")
@@ -105,15 +106,13 @@ def _test_patch_problem(task: Task) -> str | None:
     return f"its test patch does not apply to {tree} ({reason})"
 
 
-def check_host(container: Any, client: Any) -> None:
-    """Refuse container settings the Docker daemon would reject at the first container (CPUs)."""
-    cpus = getattr(container, "cpus", None)
-    available = client.info().get("NCPU")
-    if cpus and available and cpus > available:
-        raise HostTooSmall(
-            f"container.cpus={cpus:g} but the Docker host has {available} CPU(s); "
-            f"pass container.cpus={min(2, available)} or less"
-        )
+def check_host(container: ContainerSettings, client: Any) -> None:
+    """Refuse container settings the Docker daemon would reject at the first container (CPUs:
+    ContainerSettings.cpu_quota gives the one answer)."""
+    try:
+        container.cpu_quota(client.info().get("NCPU"))
+    except TooManyCpus as e:
+        raise HostTooSmall(str(e)) from None
 
 
 def _names(ids: list[str]) -> str:

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from agent.configfile import ConfigError
 from envs.docker import DockerEnv
-from envs.settings import ContainerSettings, parse_size
+from envs.settings import ContainerSettings, TooManyCpus, parse_size
 from envs.types import Task
 from eval.batch.config import RunConfig
 
@@ -36,6 +36,18 @@ def test_run_config_carries_the_settings_to_every_container() -> None:
     assert cfg.container == ContainerSettings(pids_limit=512, network=True)
     assert cfg.container.offline().docker_kwargs()["network_mode"] == "none"
     assert cfg.container.docker_kwargs()["network_mode"] is None
+
+
+def test_cpus_have_one_answer_for_the_check_and_the_container() -> None:
+    """Unset: 2, or the host's CPUs when fewer; set above the host: refused (the pre-flight check and
+    docker_kwargs both ask cpu_quota), never silently lowered."""
+    assert ContainerSettings().cpu_quota(1) == 1 and ContainerSettings().cpu_quota(16) == 2
+    assert ContainerSettings(cpus=4).cpu_quota(8) == 4
+    assert ContainerSettings().docker_kwargs(1)["nano_cpus"] == 10**9
+    with pytest.raises(TooManyCpus, match=r"container.cpus=4 but the Docker host has 2 CPU"):
+        ContainerSettings(cpus=4).cpu_quota(2)
+    with pytest.raises(TooManyCpus):
+        ContainerSettings(cpus=4).docker_kwargs(2)
 
 
 @pytest.mark.slow
