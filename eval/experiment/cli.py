@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:  # the experiment imports the runner, swebench and docker: only when it runs
@@ -80,23 +82,29 @@ def prepare_experiment(args: argparse.Namespace) -> Experiment:
 
 
 def print_table(report_md: Path, console: Console) -> None:
-    """The paper-shaped table of experiment.json, and where the report is."""
-    from eval.experiment.render import fmt_cell, table_header, table_rows
+    """The paper-shaped table of experiment.json in 80 columns (values, then their intervals on a
+    row of their own), the gains the same way, and where the full report is."""
+    from eval.experiment.render import GAIN_COLUMNS, TABLE, compact_header, compact_rows
 
     report = json.loads((report_md.parent / "experiment.json").read_text(encoding="utf-8"))
-    table = Table(title="swe-search experiment: held-out Pass@1 % [95% interval]")
-    for name in table_header(report):
-        table.add_column(name)
-    for row in table_rows(report):
+    confidence = f"{100 * report['settings']['confidence']:.0f}%"
+    table = Table(
+        title=f"swe-search experiment: held-out Pass@1 % [{confidence} interval]",
+        caption=f"policy {escape(report['policy'])}",
+        box=box.SIMPLE_HEAD,
+    )
+    for name in compact_header(report):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in compact_rows(report, "table", TABLE):
         table.add_row(*row)
     console.print(table)
-    for key, res in report["results"].items():
-        g = res["gains"]
-        console.print(
-            f"seed {key}: lookahead - base {fmt_cell(g['lookahead_minus_base'], True)}, select - base "
-            f"{fmt_cell(g['select_minus_base'], True)}, control - base {fmt_cell(g['control_minus_base'], True)}"
-        )
-    console.print(f"report: {report_md}")
+    gains = Table(title=f"gains, points [{confidence} interval]", box=box.SIMPLE_HEAD)
+    for name in ("seed", *GAIN_COLUMNS.values()):
+        gains.add_column(name, justify="right", no_wrap=True)
+    for row in compact_rows(report, "gains", list(GAIN_COLUMNS), signed=True):
+        gains.add_row(*row)
+    console.print(gains)
+    console.print(f"report: {escape(str(report_md))}", soft_wrap=True)
 
 
 def run_and_print(experiment: Experiment, console: Console, exit_interrupted: int) -> int:

@@ -7,6 +7,7 @@ content (eval.experiment.report); `table_header`/`table_rows` are the paper-shap
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,43 @@ def table_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
     return [
         (report["policy"], key, *(fmt_cell(report["results"][key]["table"][c]) for c in TABLE))
         for key in _rows(report)
+    ]
+
+
+GAIN_COLUMNS = {
+    "lookahead_minus_base": "lookahead\n- base",
+    "select_minus_base": "select\n- base",
+    "control_minus_base": "control\n- base",
+}
+"""The gains the command prints under its table."""
+
+
+def _interval(cell: dict[str, Any], signed: bool = False) -> str:
+    return "" if cell["value"] is None else f"[{_pct(cell['lo'], signed)}, {_pct(cell['hi'], signed)}]"
+
+
+def compact_rows(
+    report: dict[str, Any], section: str, columns: Sequence[str], signed: bool = False
+) -> list[tuple[str, ...]]:
+    """Two rows per seed (and pooled) for a terminal: the values of `report.results[key][section]`'s
+    `columns`, then their intervals on a row of their own, so that 80 columns hold the table."""
+    rows: list[tuple[str, ...]] = []
+    for key in _rows(report):
+        cells = [report["results"][key][section][c] for c in columns]
+        rows.append((key, *(_pct(c["value"], signed) for c in cells)))
+        rows.append(("", *(_interval(c, signed) for c in cells)))
+    return rows
+
+
+def compact_header(report: dict[str, Any]) -> list[str]:
+    """table_header for a terminal: each column's settings on a second line."""
+    s = report["settings"]
+    return [
+        "seed",
+        f"base\nmean of {s['repeats']}",
+        f"lookahead\nK={s['k']}",
+        f"select\nN={s['n']}",
+        f"both\nK={s['k']} N={s['n']}",
     ]
 
 
