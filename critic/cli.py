@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from agent.progress import silence_library_progress
+
 TRAIN_HELP = """\
 Train a critic Q(s, a) with TD(lambda) targets on graded trajectories.
 
@@ -145,6 +147,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry (`python -m critic.cli critic train ...`) until eval/cli.py wires it in."""
+    silence_library_progress()
     parser = argparse.ArgumentParser(prog="swe-search")
     add_critic_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

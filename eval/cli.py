@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import critic.cli
 import envs.cli
+from agent.progress import silence_library_progress  # standard library only
 from agent.redaction import scrub_text  # standard library only: --help stays fast
 from envs.types import EnvError
 
@@ -331,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads cannot be killed and the pools inside one would hold the interpreter's exit; by then
     every container is removed and every file written.
     """
+    silence_library_progress()  # before any command imports transformers or huggingface_hub
     main_thread = threading.current_thread() is threading.main_thread()
     handler = _Signals()
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)} if main_thread else {}
