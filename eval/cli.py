@@ -91,8 +91,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nsee `{self.prog} --help`\n")
 
 
-def _ids(value: str) -> list[str]:
-    return [v for v in value.replace(",", " ").split() if v]
+class _Ids(argparse.Action):
+    """`--instances a,b c --instances d`: every id, however given (commas, spaces, repeated). A
+    `key.path=value` argparse hands it after the ids is an override (eval.commands.config_from_args)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        ids = list(getattr(namespace, self.dest, None) or [])
+        for value in values:
+            ids += [v for v in value.replace(",", " ").split() if v]
+        setattr(namespace, self.dest, ids)
 
 
 def _add_selection(p: argparse.ArgumentParser) -> None:
@@ -103,7 +110,11 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
         "file | a swebench task repo folder such as examples/tasks",
     )
     g.add_argument(
-        "--instances", type=_ids, action="extend", help="only these instance ids (comma or space separated)"
+        "--instances",
+        nargs="+",
+        action=_Ids,
+        metavar="ID",
+        help="only these instance ids: --instances a b, --instances a,b, or repeated",
     )
     g.add_argument("--slice", help="a Python slice of the task list after shuffling, e.g. 0:50")
     g.add_argument("--filter", help="regular expression the instance ids must match")

@@ -95,7 +95,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The effective RunConfig: file, then flags, then overrides."""
     from eval.batch.config import RunConfig
 
-    return RunConfig.from_args(args, FLAG_KEYS, [*args.overrides, *args.set_])
+    ids = args.instances or []
+    stray = [i for i in ids if "=" in i]  # `--instances a b key=value`: argparse gave the override to the ids
+    args = argparse.Namespace(
+        **{**vars(args), "instances": [i for i in ids if "=" not in i] or args.instances}
+    )
+    return RunConfig.from_args(args, FLAG_KEYS, [*args.overrides, *stray, *args.set_])
 
 
 def print_summary(report_md: Path, console: Console) -> None:

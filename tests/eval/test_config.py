@@ -73,3 +73,22 @@ def test_secrets_are_redacted():
 def test_default_out_folder_names_dataset_model_strategy():
     cfg = RunConfig.load(flags={"model": "scripted:gold", "search.strategy": "lookahead+select"})
     assert cfg.resolved_out() == Path("runs/tasks-scripted_gold-lookahead+select")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--instances", "a", "b", "agent.step_limit=7"],
+        ["--instances", "a,b", "agent.step_limit=7"],
+        ["--instances", "a", "--instances", "b", "agent.step_limit=7"],
+        ["agent.step_limit=7", "--instances", "a", "b"],
+    ],
+)
+def test_instances_take_spaces_commas_or_repeats_and_overrides_stay_overrides(argv: list[str]) -> None:
+    from eval.cli import build_parser
+    from eval.commands import config_from_args
+
+    cfg = config_from_args(build_parser().parse_args(["run", *argv]))
+    assert cfg.instances == ["a", "b"] and cfg.agent.step_limit == 7
+    args = build_parser().parse_args(["eval", "--predictions", "p.jsonl", "--instances", "a", "b"])
+    assert args.instances == ["a", "b"]
