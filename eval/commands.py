@@ -122,20 +122,24 @@ def print_summary(report_md: Path, console: Console) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from eval.batch.prepare import prepare
-    from eval.batch.run import run_batch
-    from eval.report import run_report as reports
+    from agent.policies import check_api_key
 
     out_console, err = Console(), Console(stderr=True)
     with preflight():
         config = config_from_args(args)
-        batch = prepare(config, force=args.force)  # critic, policy, dataset: no container yet
+        check_api_key(config.model, config.base_url, **config.policy)  # said at once: no import, no network
+        from eval.batch.prepare import prepare  # swebench, datasets, docker: after what needs none of them
+
+        batch = prepare(config, force=args.force)  # policy, critic, dataset: no container yet
     if batch.set_aside is not None:
         err.print(f"--force: the earlier run in {batch.out} was moved to {batch.set_aside}", soft_wrap=True)
     err.print(
         f"run {batch.run_id}: {len(batch.tasks)} instance(s), model {config.model}, strategy "
         f"{config.search.strategy}, {config.workers} worker(s) -> {batch.out}"
     )
+    from eval.batch.run import run_batch
+    from eval.report import run_report as reports
+
     finished = run_batch(batch, err, progress=not args.no_progress)
     md = reports.write_report(batch.out, expected=len(batch.tasks))
     print_summary(md, out_console)

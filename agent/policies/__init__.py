@@ -143,6 +143,18 @@ class ModelSpec(BaseModel):
     )
     seed: int | None = Field(None, description="Local backend: seed for reproducible sampling.")
 
+    def api_key(self, given: str | None = None) -> str | None:
+        """The key: `given` (api_key=/--api-key), else the first of `api_key_env` that is set."""
+        return given or next((os.environ[e] for e in self.api_key_env if os.environ.get(e)), None)
+
+    def check_key(self, given: str | None = None) -> None:
+        """Raise PolicyAuthError when the model needs an API key and none is set (no network)."""
+        if self.api_key_required and not self.api_key(given):
+            where = " or ".join(self.api_key_env) or "an API key variable"
+            raise PolicyAuthError(
+                f"model {self.name!r} needs an API key: set {where} (or pass api_key=/--api-key)"
+            )
+
 
 def registry_files() -> list[Path]:
     """Registry files in override order: built-in, user config, then $SWE_SEARCH_MODELS."""
@@ -165,12 +177,9 @@ def load_registry(files: Sequence[Path] | None = None) -> dict[str, ModelSpec]:
     return {name: ModelSpec.model_validate({**entry, "name": name}) for name, entry in raw.items()}
 
 
-def make_policy(model: str, base_url: str | None = None, api_key: str | None = None, **overrides: Any) -> Any:
-    """A Policy for an alias, a local model folder, or any model name at `base_url`.
-
-    Fails fast (PolicyAuthError) when a required API key is missing, before any container starts.
-    `overrides` set ModelSpec fields, e.g. temperature=0.9, supports_n=False, retry_wait=0.
-    """
+def model_spec(model: str, base_url: str | None = None, **overrides: Any) -> ModelSpec:
+    """The ModelSpec of an alias, a local model folder, or any model name at `base_url` (nothing is
+    imported or asked over the network). `overrides` set ModelSpec fields."""
     registry = load_registry()
     if model in registry:
         spec = registry[model]
@@ -183,14 +192,34 @@ def make_policy(model: str, base_url: str | None = None, api_key: str | None = N
             f"unknown model {model!r}: use one of {', '.join(sorted(registry))}, a local model folder, "
             f"or pass --base-url for an OpenAI-compatible server (aliases: {', '.join(str(f) for f in registry_files())})"
         )
-    spec = spec.model_validate(
+    return spec.model_validate(
         {**spec.model_dump(), **overrides, **({"base_url": base_url} if base_url else {})}
     )
+
+
+def make_policy(model: str, base_url: str | None = None, api_key: str | None = None, **overrides: Any) -> Any:
+    """A Policy for an alias, a local model folder, or any model name at `base_url`.
+
+    Fails fast (PolicyAuthError) when a required API key is missing, before any container starts.
+    `overrides` set ModelSpec fields, e.g. temperature=0.9, supports_n=False, retry_wait=0.
+    """
+    spec = model_spec(model, base_url, **overrides)
     try:
         backend = lookup(spec.backend, BACKENDS, "policy backend")
     except UnknownName as e:
         raise UnknownModelError(f"model {model!r}: {e}") from e
     return backend.from_spec(spec, api_key=api_key, base_url_explicit=base_url is not None)
+
+
+def check_api_key(model: str, base_url: str | None = None, **knobs: Any) -> None:
+    """`--model`'s API key check alone, the first thing a run checks: no backend imported, no network,
+    no dataset (PolicyAuthError, or UnknownModelError for an unknown alias). `--model` names of
+    POLICIES and import paths have no key to check."""
+    if _names_a_policy(model, base_url):
+        return
+    knobs = dict(knobs)
+    given = knobs.pop("api_key", None)
+    model_spec(model, base_url, **knobs).check_key(given)
 
 
 # ---------------------------------------------------------------- `--model` names: a policy per task
@@ -211,8 +240,7 @@ def policy_factory(model: str, base_url: str | None = None, **knobs: Any) -> Pol
     """Task -> Policy for `--model`. Real models are built (and their key and endpoint checked) once,
     here, before any container starts; `knobs` are the run config's `policy:` settings."""
     name, _, arg = model.partition(":")
-    own = is_import_path(name) and not base_url and name not in load_registry() and not Path(model).is_dir()
-    if name in POLICIES or own:
+    if _names_a_policy(model, base_url):
         try:
             make = lookup(name, POLICIES, "policy")
         except UnknownName as e:
@@ -224,3 +252,10 @@ def policy_factory(model: str, base_url: str | None = None, **knobs: Any) -> Pol
         if callable(call):
             call()
     return lambda task: policy
+
+
+def _names_a_policy(model: str, base_url: str | None) -> bool:
+    """Whether `--model` names a policy function (POLICIES, or your own import path), not a model."""
+    name = model.partition(":")[0]
+    own = is_import_path(name) and not base_url and name not in load_registry() and not Path(model).is_dir()
+    return name in POLICIES or own

@@ -58,7 +58,7 @@ class OpenAIPolicy:
     def __init__(self, spec: ModelSpec, api_key: str | None = None, base_url_explicit: bool = False) -> None:
         self.spec = spec
         self.base_url = self._resolve_base_url(base_url_explicit)
-        self._api_key = api_key or next((os.environ[e] for e in spec.api_key_env if os.environ.get(e)), None)
+        self._api_key = spec.api_key(api_key)
         register_secret(self._api_key)  # scrubbed from every file and message from now on
         register_secret(self.base_url)  # the password of http://user:password@host, if any
         self.check()
@@ -83,11 +83,7 @@ class OpenAIPolicy:
 
     def check(self) -> None:
         """Raise PolicyAuthError now when the model needs an API key and none is set."""
-        if self.spec.api_key_required and not self._api_key:
-            where = " or ".join(self.spec.api_key_env) or "an API key variable"
-            raise PolicyAuthError(
-                f"model {self.spec.name!r} needs an API key: set {where} (or pass api_key=/--api-key)"
-            )
+        self.spec.check_key(self._api_key)
 
     def probe(self, timeout: float = 5.0) -> None:
         """One cheap request (GET /models, no retry) before any container: raise when the endpoint does

@@ -77,7 +77,8 @@ def select_tasks(
 
 
 def prepare(config: RunConfig, force: bool = False) -> Batch:
-    """Everything that can fail fast, before any container starts: critic, dataset, engine, policy.
+    """Everything that can fail fast, before any container starts: policy (its key first), critic,
+    dataset, engine.
 
     A run folder that holds a run with a different result-changing config is refused
     (see config_changes); with `force` it is moved aside to `<out>.<timestamp>` first.
@@ -106,12 +107,14 @@ def register_secrets(config: RunConfig) -> None:
 
 def _prepare(config: RunConfig, out: Path) -> Batch:
     register_secrets(config)
+    # the policy first: a missing API key is said at once, before the dataset's download (the hub
+    # retries an unreachable endpoint for half a minute)
+    policy_for = policy_factory(config.model, config.base_url, **config.policy)
     critic = make_critic(config.critic, out)
     config.search.check_critic(critic)
     tasks = select_tasks(
         config.dataset, config.instances, config.slice, config.filter, config.shuffle, config.shard
     )
-    policy_for = policy_factory(config.model, config.base_url, **config.policy)
     check_tasks = getattr(policy_for, "check_tasks", None)
     if callable(check_tasks):  # e.g. the testbed policy needs every task's gold patch and decoys
         check_tasks(tasks)

@@ -8,8 +8,11 @@ without the check the run would go ahead (agent, then grading) instead of failin
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,6 +147,26 @@ def test_a_base_url_that_rejects_the_key_is_refused(tmp_path, example_task_image
         p = run(tmp_path, "pf-401", "--base-url", server.url, model="test-model")
         assert not server.completions  # refused at GET /models, before any chat request
     assert_refused(p, "pf-401", "rejected the credentials", "401")
+
+
+def test_a_missing_api_key_is_said_before_the_dataset_is_asked_for(tmp_path):
+    """`run --dataset verified --model gpt-4o` without OPENAI_API_KEY: exit 2 naming the key, and the
+    hub (a loopback socket that would hold any request until the timeout) is never connected to."""
+    with socket.create_server(("127.0.0.1", 0)) as hub:
+        hub.settimeout(0)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("OPENAI_API_KEY", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+        }
+        env.update(HF_ENDPOINT=f"http://127.0.0.1:{hub.getsockname()[1]}", PYTHONPATH=str(REPO))
+        cmd = [sys.executable, "-m", "eval.cli", "run", "--dataset", "verified", "--model", "gpt-4o"]
+        cmd += ["--out", str(tmp_path / "run"), "--no-progress"]
+        p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=10)
+        with pytest.raises(BlockingIOError):
+            hub.accept()  # nobody knocked
+    assert_refused(p, "no-run-id", "gpt-4o", "OPENAI_API_KEY")
+    assert not (tmp_path / "run").exists()  # not even the run folder
 
 
 def test_a_bad_filter_regex_is_one_line(tmp_path):
