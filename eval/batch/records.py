@@ -36,8 +36,8 @@ from pydantic import BaseModel, Field
 from agent.redaction import scrub
 from agent.trajectory import ExitStatus
 from envs.files import write_atomic
-from envs.tasks import read_jsonl
-from envs.types import Task
+from envs.tasks import check_instance_id, read_jsonl
+from envs.types import Task, TaskSourceError
 from search.select import mean_q
 
 if TYPE_CHECKING:
@@ -166,6 +166,10 @@ def read_preds(path: Path) -> dict[str, dict[str, Any]]:
             raise RunnerError(f"{where}: a prediction must be a JSON object, not {type(row).__name__}")
         if "instance_id" not in row:
             raise RunnerError(f"{where}: a prediction has no instance_id: {str(row)[:200]}")
+        try:
+            check_instance_id(row["instance_id"], where)
+        except TaskSourceError as e:
+            raise RunnerError(str(e)) from None
         preds[row["instance_id"]] = row
     return preds
 
