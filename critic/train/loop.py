@@ -314,6 +314,13 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     eval_data = [p for p in eval_all if p.windows]
     if not train_data:
         raise CriticSetupError(f"no training trajectories in {cfg.data}")
+    classes = {p.resolved for p in train_data}
+    if len(classes) == 1:
+        which = "resolved" if classes.pop() else "unresolved"
+        say(
+            f"[yellow]warning: all {len(train_data)} training trajectories are {which}: the critic cannot "
+            "learn to rank runs from one class (its held-out AUC is undefined); add runs of the other outcome[/]"
+        )
     pad_id = tokenizer.pad_token_id
     bf16 = uses_bf16(cfg, d)
     net = wrap(model, d, bf16)
