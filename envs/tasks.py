@@ -26,6 +26,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from envs.types import Task, TaskSourceError
 
 ALIASES = {
@@ -36,6 +38,12 @@ ALIASES = {
 FILE_SUFFIXES = (".json", ".jsonl", ".parquet")
 IMAGE_FIELDS = ("image", "image_name", "docker_image")
 REQUIRED_FIELDS = ("instance_id", "problem_statement")
+STRING_FIELDS = ("problem_statement", "base_commit", "repo", "workdir")
+IMAGE_NAME = re.compile(
+    r"(?=.{1,255}$)(?:[A-Za-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+"""A Docker image reference, as the daemon accepts it (checked at load: a bad one is one line, not an API error)."""
 MAX_ID_BYTES = 200
 """The longest instance id, in UTF-8 bytes: a file name may hold 255, and the run folder adds
 suffixes such as `.run-12.json` and `.tmp` to it."""
@@ -126,12 +134,19 @@ def row_to_task(row: dict[str, Any], where: str = "row") -> Task:
             name = row.get("instance_id") or where
             raise TaskSourceError(f"{name}: malformed row, the required field {key!r} is missing or empty")
     check_instance_id(row["instance_id"], where)
+    for key in (*STRING_FIELDS, *IMAGE_FIELDS):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise TaskSourceError(f"{where}: field {key!r} must be a string, not {type(row[key]).__name__}")
     instance = dict(row)
     build_context = instance.pop("_task_dir", None)
     image = next((instance[f] for f in IMAGE_FIELDS if instance.get(f)), None) or swebench_image(
         instance["instance_id"]
     )
     instance.setdefault("image", image)
+    if not IMAGE_NAME.fullmatch(image):
+        raise TaskSourceError(
+            f"{where}: image {image[:100]!r} is not a Docker image name (lowercase [host/]path[:tag][@digest])"
+        )
     return Task(
         instance_id=instance["instance_id"],
         problem_statement=instance["problem_statement"],
@@ -193,8 +208,15 @@ def _task_repo_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
         check_task_folder(task_dir)
         try:
             instance = repo.load_task(task_dir)
-        except (OSError, ValueError) as e:
-            raise TaskSourceError(f"task {task_dir.name} in {path} is malformed: {e}") from e
+        except (
+            OSError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            yaml.YAMLError,
+        ) as e:  # task.yaml not a mapping, ...
+            why = " ".join(str(e).split())[:300] or type(e).__name__
+            raise TaskSourceError(f"task {task_dir.name} in {path} is malformed: {why}") from None
         instance.setdefault("instance_id", task_dir.name)
         instance["_task_dir"] = str(task_dir.resolve())
         rows.append((str(task_dir), instance))

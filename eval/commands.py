@@ -44,7 +44,7 @@ def preflight_errors() -> tuple[type[BaseException], ...]:
         DockerUnavailable,
         MissingCritic,
         RunnerError,
-        FileNotFoundError,
+        OSError,  # a path that does not exist, is too long or cannot be read, given as a flag
         ValueError,
     )
 

@@ -122,7 +122,13 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
         raise CriticSetupError(
             "train.model is empty: give a backbone (HF folder or name) or a critic checkpoint"
         )
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    except (OSError, ValueError) as e:  # no such folder, a malformed or unreachable hub id
+        raise CriticSetupError(
+            f"cannot load train.model {cfg.model!r}: {' '.join(str(e).split())[:300]}; give a local "
+            "backbone folder, a critic checkpoint or a Hugging Face model id"
+        ) from None
     add_value_token(tokenizer)
     # fp32 master weights: HF would load a bf16 checkpoint as bf16, and ranks must agree on dtypes
     if d.sharded and not d.main:
