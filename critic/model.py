@@ -176,7 +176,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     try:
         return torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise CriticSetupError(f"device {device!r} is not a torch device (use auto, cpu, cuda or cuda:N): {e}") from None
+        raise CriticSetupError(
+            f"device {device!r} is not a torch device (use auto, cpu, cuda or cuda:N): {e}"
+        ) from None
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:

@@ -83,7 +83,7 @@ class SessionCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self.nbytes = 0
         self.freed_bytes = 0
-        """Bytes of KV caches evicted or dropped so far (the server returns them to the OS, critic.memory)."""
+        """Bytes of KV caches evicted or dropped so far (the server returns them to the OS, critic.serve.memory)."""
 
     def get(self, session: str) -> _Entry | None:
         entry = self._entries.get(session)

@@ -223,7 +223,7 @@ class BatchWorker:
         return self.scorer.sessions.freed_bytes - self._trimmed_upto
 
     def trim(self) -> None:
-        """Return the memory of evicted and deleted sessions to the OS (critic.memory)."""
+        """Return the memory of evicted and deleted sessions to the OS (critic.serve.memory)."""
         self._trimmed_upto = self.scorer.sessions.freed_bytes
         if return_free_memory():
             self.trims += 1

@@ -17,8 +17,8 @@ import yaml
 
 from envs.tasks import MAX_ID_BYTES, check_instance_id, load_tasks
 from envs.types import TaskSourceError
+from eval.batch.records import RunnerError, read_preds
 from eval.cli import EXIT_USAGE, main
-from eval.records import RunnerError, read_preds
 from tests.helpers.containers import labelled_containers
 
 REPO = Path(__file__).resolve().parents[2]
