@@ -170,7 +170,8 @@ def load_records(out: Path) -> dict[str, InstanceRecord]:
 def load_trajectory(
     out: Path, run: RunRecord, instance_id: str
 ) -> tuple[dict[str, Any] | None, Damaged | None]:
-    """The trajectory a run's record points to, as JSON checked against agent's schema, or why not.
+    """The trajectory a run's record points to, as a JSON object of agent's schema version with a
+    list of steps (what the report reads), or why not.
 
     (None, None) when the run has none (it never started). A path that leaves the run folder, a
     missing file and a file that is not a trajectory are all damage."""
@@ -181,11 +182,15 @@ def load_trajectory(
         if not path.resolve().is_relative_to(out.resolve()):
             return None, Damaged(path, "lies outside the run folder", instance_id)
         data = json.loads(path.read_bytes())
-        Trajectory.model_validate(data)
+        if not isinstance(data, dict):
+            raise ValueError(f"a {type(data).__name__}, not an object")
         if data.get("schema_version") != TRAJECTORY_SCHEMA:
             raise ValueError(
                 f"schema_version {data.get('schema_version')!r}, this code reads {TRAJECTORY_SCHEMA}"
             )
+        steps = data.get("steps")
+        if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+            raise ValueError("no list of steps")  # what the report reads
     except FileNotFoundError:
         return None, Damaged(path, "is missing", instance_id)
     except (OSError, ValueError, AttributeError) as e:
