@@ -121,6 +121,8 @@ def test_a_task_file_linking_outside_its_folder_is_refused_before_any_container(
         os.symlink(secret, target)
     line = run_refused(tmp_path, repo, f"hostile-link-{len(link)}", capsys)
     assert "links outside" in line
+    assert main(["images", "build", str(repo)]) == EXIT_USAGE  # the folder is Docker's build context too
+    assert "links outside" in capsys.readouterr().err
     with pytest.raises(TaskSourceError, match="links outside"):
         load_tasks(repo)
     out = tmp_path / "box" / "out"
