@@ -20,6 +20,7 @@ from agent.stops import (
     AgentStop,
     ContextExhausted,
     CostLimitReached,
+    DiskLimitReached,
     EnvFailed,
     PolicyFailed,
     StepLimitReached,
@@ -29,7 +30,7 @@ from agent.stops import (
 )
 from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Choice, Message, Policy, StepChooser
-from envs.types import Env
+from envs.types import DiskLimitExceeded, Env
 
 __all__ = ["Agent", "AgentConfig", "AgentStop", "ExitStatus", "GreedyChooser", "Trajectory"]
 
@@ -120,7 +121,7 @@ class Agent:
         try:
             obs = self._env_call(self.env.execute, choice.action.command, timeout=timeout)
             state = self._env_call(scaffold.read_state, self.env, self.env.task.workdir)
-        except EnvFailed as failure:  # keep the action that was in flight
+        except (EnvFailed, DiskLimitReached) as failure:  # keep the action that was in flight
             traj.messages.append(reply)
             traj.record(choice, str(failure), None, False)
             raise
@@ -198,6 +199,8 @@ class Agent:
     def _env_call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except DiskLimitExceeded as exc:  # the model's own doing, not the environment failing
+            raise DiskLimitReached(str(exc), patch="") from exc
         except Exception as exc:  # noqa: BLE001 - the env boundary: any failure is recorded as env_error
             raise EnvFailed(f"the environment failed: {type(exc).__name__}: {exc}") from exc
 

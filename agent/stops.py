@@ -45,3 +45,10 @@ class PolicyFailed(AgentStop):
 
 class TimeLimitReached(AgentStop):
     status = ExitStatus.timeout
+
+
+class DiskLimitReached(AgentStop):
+    """The commands wrote past container.disk_limit; the run ends with an empty patch (a patch of
+    what filled the disk would be as large as the disk)."""
+
+    status = ExitStatus.disk_limit

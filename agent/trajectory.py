@@ -45,6 +45,8 @@ class ExitStatus(str, Enum):
     secret_in_patch = "secret_in_patch"
     budget_exhausted = "budget_exhausted"
     """The instance's search budget (search.budget) ran out; the run stopped cleanly."""
+    disk_limit = "disk_limit"
+    """The agent's commands wrote more than container.disk_limit into the container (the model's doing)."""
 
 
 class CandidateRecord(BaseModel):

@@ -173,7 +173,12 @@ def load_critic(
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise CriticSetupError(
+            f"device {device!r} is not a torch device (use auto, cpu, cuda or cuda:N): {e}"
+        ) from None
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:

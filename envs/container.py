@@ -69,15 +69,50 @@ def create_container(
     except docker.errors.ImageNotFound as e:
         raise ImageNotFound(missing_image_hint(task, image)) from e
     name = re.sub(r"[^a-zA-Z0-9_.-]", "-", f"swe-search-{kind}-{run_id}-{task.instance_id}")
-    return client.containers.create(
-        image,
-        entrypoint=["sleep", "infinity"],
-        name=f"{name[:180]}-{secrets.token_hex(3)}",
-        labels=owner_labels(run_id, task.instance_id),
-        working_dir=task.workdir,
-        init=True,  # reaps zombies left by the commands run in it
-        **settings.docker_kwargs(host_cpus(client)),
-    )
+    kwargs = settings.docker_kwargs(host_cpus(client))
+    quota = settings.disk_limit is not None and disk_quota_supported(client)
+    while True:
+        try:
+            return client.containers.create(
+                image,
+                entrypoint=["sleep", "infinity"],
+                name=f"{name[:180]}-{secrets.token_hex(3)}",
+                labels=owner_labels(run_id, task.instance_id),
+                working_dir=task.workdir,
+                init=True,  # reaps zombies left by the commands run in it
+                **kwargs,
+                **({"storage_opt": {"size": settings.disk_limit}} if quota else {}),
+            )
+        except docker.errors.APIError as e:
+            if not quota or "storage" not in str(e).lower():
+                raise
+            # e.g. overlay2 on xfs mounted without pquota: the env's polling enforces the limit
+            _QUOTA[_daemon(client)] = quota = False
+
+
+QUOTA_DRIVERS = ("devicemapper", "btrfs", "zfs", "windowsfilter")
+"""Storage drivers whose containers take `storage_opt={"size": ...}` (docker --storage-opt size)."""
+_QUOTA: dict[str, bool] = {}
+
+
+def disk_quota_supported(client: docker.DockerClient) -> bool:
+    """Whether this daemon's storage driver enforces a container size (storage_opt), cached per daemon.
+
+    overlay2 does only on xfs mounted with `pquota`, which `docker info` does not say: it is tried,
+    and a refusal turns it off. Elsewhere (overlay2 on ext4, the usual host) DockerEnv polls the
+    writable layer's size instead (DockerEnv.disk_used).
+    """
+    key = _daemon(client)
+    if key not in _QUOTA:
+        info = client.info()
+        backing = dict(info.get("DriverStatus") or []).get("Backing Filesystem")
+        driver = info.get("Driver")
+        _QUOTA[key] = driver in QUOTA_DRIVERS or (driver == "overlay2" and backing == "xfs")
+    return _QUOTA[key]
+
+
+def _daemon(client: docker.DockerClient) -> str:
+    return str(getattr(client.api, "base_url", ""))
 
 
 _HOST_CPUS: weakref.WeakKeyDictionary[docker.DockerClient, int | None] = weakref.WeakKeyDictionary()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 import tarfile
+import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,7 +26,11 @@ from envs.engine import ensure_docker
 from envs.patches import exclude_pathspecs
 from envs.settings import ContainerSettings
 from envs.shell import SHELL_ENV, STOP_LEFTOVERS, Shell, ShellGone, quote
-from envs.types import ContainerDied, EnvError, Observation, Task
+from envs.types import ContainerDied, DiskLimitExceeded, EnvError, Observation, Task
+
+DISK_POLL_SECONDS = 2.0
+"""How often the size of a container's writable layer is read while a command runs, where the
+storage driver sets no quota: a command can write what it writes in this long past the limit."""
 
 DIFF_SCRIPT = r"""
 set -e
@@ -72,6 +77,9 @@ class DockerEnv:
         self.timeout = timeout
         self.output_limit = output_limit
         self.client = client or ensure_docker()
+        self.disk_limit = settings.disk_limit_bytes
+        self.disk_polled = False
+        """Whether this env polls the container's size (its driver enforces no storage_opt size)."""
         self.container: Any = None
         self._shell: Shell | None = None
         self._closed = False
@@ -83,6 +91,8 @@ class DockerEnv:
             # removes the container when close() is called, when this object is collected, or at exit
             self._finalizer = weakref.finalize(self, remove_container, self.client, self.container.id)
             self.container.start()
+            quota = (self.container.attrs.get("HostConfig") or {}).get("StorageOpt") or {}
+            self.disk_polled = self.disk_limit is not None and "size" not in quota
             self._shell = Shell(
                 self.client.api, self.container.id, task.workdir, {**SHELL_ENV, **(env or {})}
             )
@@ -95,22 +105,40 @@ class DockerEnv:
     # ---- the Env protocol ------------------------------------------------------------------------
 
     def execute(self, command: str, timeout: float | None = None) -> Observation:
-        """Run `command` in the persistent shell; see Observation. Raises ContainerDied."""
+        """Run `command` in the persistent shell; see Observation. Raises ContainerDied, and
+        DiskLimitExceeded when the container grew past its disk limit (the command is stopped)."""
         if self._closed or self._shell is None:
             raise EnvError(f"environment for {self.task.instance_id} is closed")
+        over: list[int] = []
         try:
-            return self._shell.run(command, self.timeout if timeout is None else timeout, self.output_limit)
+            with self._disk_watch(over):
+                obs = self._shell.run(
+                    command, self.timeout if timeout is None else timeout, self.output_limit
+                )
         except ShellGone as gone:
-            if self._closed:  # closed from another thread (a deadline, Ctrl-C): no new shell
-                raise EnvError(
-                    f"environment for {self.task.instance_id} was closed while running a command"
-                ) from None
-            self._raise_if_dead(command)
-            old = self._shell
-            old.close()
-            self._shell = Shell(self.client.api, self.container.id, old.workdir, old.env, old.cwd)
-            note = f"\n[{gone.why}; a new shell was started in {self._shell.cwd}, without the old one's variables]"
-            return Observation(gone.output + note, gone.exit_code, gone.timed_out, gone.duration)
+            obs = self._replace_shell(gone, command)
+        if over:
+            raise DiskLimitExceeded(
+                f"the commands wrote {over[0] / 2**20:.0f} MiB into the container, over its "
+                f"container.disk_limit of {(self.disk_limit or 0) / 2**20:.0f} MiB; the command was stopped"
+            )
+        return obs
+
+    def _replace_shell(self, gone: ShellGone, command: str) -> Observation:
+        """A new shell for one that died (the command's output so far, and a note), unless closed."""
+        if self._closed:  # closed from another thread (a deadline, Ctrl-C): no new shell
+            raise EnvError(
+                f"environment for {self.task.instance_id} was closed while running a command"
+            ) from None
+        self._raise_if_dead(command)
+        old = self._shell
+        assert old is not None
+        old.close()
+        self._shell = Shell(self.client.api, self.container.id, old.workdir, old.env, old.cwd)
+        note = (
+            f"\n[{gone.why}; a new shell was started in {self._shell.cwd}, without the old one's variables]"
+        )
+        return Observation(gone.output + note, gone.exit_code, gone.timed_out, gone.duration)
 
     def read_file(self, path: str) -> bytes:
         """The bytes of a file in the container (relative paths are under the task's workdir)."""
@@ -197,7 +225,48 @@ class DockerEnv:
         """The shell's working directory after the last command."""
         return self._shell.cwd if self._shell is not None else self.task.workdir
 
+    def disk_used(self) -> int | None:
+        """Bytes written into the container's writable layer (the Docker API's SizeRw); None if unknown."""
+        try:
+            [found] = self.client.api.containers(all=True, size=True, filters={"id": self.container.id})
+        except (docker.errors.APIError, ValueError, OSError):
+            return None
+        size = found.get("SizeRw")
+        return int(size) if isinstance(size, (int, float)) else None
+
     # ---- helpers ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _disk_watch(self, over: list[int]) -> Iterator[None]:
+        """While a command runs, read the container's size every DISK_POLL_SECONDS (and once when it
+        ends) where no storage_opt quota holds it. Past disk_limit, append the size to `over` and
+        stop the command as its timeout would (its processes killed; a looping shell replaced)."""
+        if not self.disk_polled or self.disk_limit is None or self._shell is None:
+            yield
+            return
+        limit, shell, done = self.disk_limit, self._shell, threading.Event()
+
+        def check() -> bool:
+            used = self.disk_used()
+            if used is not None and used > limit and not over:
+                over.append(used)
+            return bool(over)
+
+        def poll() -> None:
+            while not done.wait(DISK_POLL_SECONDS):
+                if check():
+                    shell.cancel.set()
+                    return
+
+        watcher = threading.Thread(target=poll, name="disk-watch", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+            if not over:
+                check()  # what a short command wrote between two polls
 
     def _stop_leftovers(self) -> None:
         if self._shell is None:

@@ -4,8 +4,10 @@ split into source and test files (`Change`, `read_change`), and the git helpers 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -64,7 +66,9 @@ class Change:
 def read_change(spec: NewTask) -> Change:
     """The base and fix commits, the split patches and the metadata, from the local repository."""
     repo = spec.repo.expanduser().resolve()
-    if not (repo / ".git").exists() and run_git(repo, "rev-parse", "--git-dir", check=False) is None:
+    if not repo.is_dir() or (
+        not (repo / ".git").exists() and run_git(repo, "rev-parse", "--git-dir", check=False) is None
+    ):
         raise NewTaskError(f"{spec.repo} is not a git repository")
     if ".." in spec.commit:
         base_ref, _, fix_ref = spec.commit.partition("..")
@@ -94,6 +98,7 @@ def read_change(spec: NewTask) -> Change:
             f"the fix {spec.commit} changes only test files (patterns: {patterns}): nothing to fix"
         )
     message = run_git(repo, "log", "--reverse", "--format=%B", f"{base}..{fix}") or ""
+    message = message.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a latin-1 message
     return Change(
         base=base,
         fix=fix,
@@ -130,13 +135,45 @@ def _commit(repo: Path, ref: str, what: str | None = None) -> str:
 
 
 def _patch(repo: Path, base: str, fix: str, paths: list[str]) -> str:
+    """The diff of `paths` from base to fix, as text that `git apply` turns back into the exact bytes.
+
+    Git's diff is bytes: a text file in latin-1 (or any non-UTF-8 encoding) gives lines that are not
+    UTF-8. Such files are diffed again as binary (a `GIT binary patch`, base85, ASCII), so the patch
+    is valid UTF-8 and still carries every byte; UTF-8 files stay readable diffs.
+    """
+    if not paths:
+        return ""
+    text = _diff_bytes(repo, base, fix, paths)
+    if _is_utf8(text):
+        return text.decode("utf-8")
+    odd = [path for path in paths if not _is_utf8(_diff_bytes(repo, base, fix, [path]))]
+    with tempfile.TemporaryDirectory() as tmp:  # an attributes file for this command marks them binary
+        attributes = Path(tmp) / "attributes"
+        attributes.write_bytes(b"".join(b"/" + _glob_literal(p) + b" binary\n" for p in odd))
+        text = _diff_bytes(repo, base, fix, paths, attributes=attributes)
+    if not _is_utf8(text):
+        raise NewTaskError(f"the diff of {base[:7]}..{fix[:7]} is not UTF-8 even with binary diffs")
+    return text.decode("utf-8")
+
+
+def _diff_bytes(repo: Path, base: str, fix: str, paths: list[str], attributes: Path | None = None) -> bytes:
+    config = ["-c", f"core.attributesFile={attributes}"] if attributes else []
     specs = [f":(literal){p}" for p in paths]
-    return (
-        run_git(
-            repo, "diff", "--binary", "--no-renames", "--no-color", "--no-ext-diff", base, fix, "--", *specs
-        )
-        or ""
-    )
+    args = ("diff", "--binary", "--no-renames", "--no-color", "--no-ext-diff", base, fix, "--", *specs)
+    return run_git_bytes(repo, *config, *args)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _glob_literal(path: str) -> bytes:
+    """A path as a gitattributes pattern matching only itself (wildcards and spaces escaped)."""
+    return re.sub(rb"([*?\[\]\\ ])", rb"\\\1", os.fsencode(path))
 
 
 def _repo_name(repo: Path) -> str:
@@ -146,13 +183,33 @@ def _repo_name(repo: Path) -> str:
 
 
 def run_git(repo: Path, *args: str, check: bool = True) -> str | None:
-    """Git's stdout; None when it fails and not `check`."""
-    done = subprocess.run(
-        ["git", "-c", "core.quotepath=false", *args], cwd=repo, capture_output=True, text=True, check=False
-    )
+    """Git's stdout as text; None when it fails and not `check`.
+
+    Bytes that are not UTF-8 (a path or a commit message in latin-1) are kept as surrogate escapes,
+    so a path read here names the same file when passed back to git. Patches use run_git_bytes.
+    """
+    out = _git(repo, args, check)
+    return None if out is None else out.decode("utf-8", errors="surrogateescape")
+
+
+def run_git_bytes(repo: Path, *args: str) -> bytes:
+    """Git's stdout, as the bytes it printed; NewTaskError when it fails."""
+    out = _git(repo, args, check=True)
+    assert out is not None  # check=True raises instead
+    return out
+
+
+def _git(repo: Path, args: Sequence[str], check: bool) -> bytes | None:
+    try:
+        done = subprocess.run(
+            ["git", "-c", "core.quotepath=false", *args], cwd=repo, capture_output=True, check=False
+        )
+    except (FileNotFoundError, NotADirectoryError) as e:  # no such folder (or no git at all)
+        raise NewTaskError(f"cannot run git in {repo}: {e.strerror}") from None
     if done.returncode != 0:
         if check:
-            raise NewTaskError(f"git {' '.join(args[:3])} failed in {repo}: {done.stderr.strip()}")
+            stderr = done.stderr.decode("utf-8", errors="replace").strip()
+            raise NewTaskError(f"git {' '.join(args[:3])} failed in {repo}: {stderr}")
         return None
     return done.stdout
 

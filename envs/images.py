@@ -215,6 +215,8 @@ def build_task_images(
                     f"base image {base} is missing; build it with `swe-search images base`"
                     + ("" if base == base_tag() else " --python 3.9" if base == base_tag("3.9") else "")
                 ) from None
+            except docker.errors.APIError as e:  # e.g. not a valid image reference
+                raise EnvError(f"base image {base!r}: {e.explanation or e}") from None
         context = Path(task.build_context)
         digest = context_hash(context, extra=base_ids[base])
         if not force and _label(client, task.image, HASH_LABEL) == digest:

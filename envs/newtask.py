@@ -221,10 +221,10 @@ def write_task(
         )
     )
     (task_dir / ".dockerignore").write_text(DOCKERIGNORE)
-    (task_dir / "gold.patch").write_text(change.gold_patch)
-    (task_dir / "test.patch").write_text(change.test_patch)
+    (task_dir / "gold.patch").write_text(change.gold_patch, encoding="utf-8")
+    (task_dir / "test.patch").write_text(change.test_patch, encoding="utf-8")
     (task_dir / "eval.sh").write_text(render_eval_script(change))
-    (task_dir / "problem_statement.md").write_text(statement)
+    (task_dir / "problem_statement.md").write_text(statement, encoding="utf-8")
     (task_dir / "tests.json").write_text(_dump_tests([], []))
     meta = {
         "instance_id": instance_id,

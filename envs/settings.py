@@ -18,6 +18,7 @@ from envs.types import EnvError
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmg]?)b?", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 MIN_MEMORY = 6 << 20  # docker refuses a smaller memory limit
+MIN_DISK = 1 << 20
 DEFAULT_CPUS = 2.0
 """The CPU quota of a container whose settings leave `cpus` unset (fewer when the host has fewer)."""
 
@@ -54,6 +55,13 @@ class ContainerSettings(BaseModel):
     pids_limit: int = Field(
         2048, ge=32, description="Most processes and threads at once (docker --pids-limit); stops fork bombs."
     )
+    disk_limit: str | None = Field(
+        "10g",
+        description="Most bytes the container's commands may write into it (docker syntax; null: no limit). "
+        "Enforced by docker's storage_opt size where the storage driver supports it, else by polling the "
+        "container's writable-layer size while each agent command runs (docs/reliability.md); passing it "
+        "stops the command and ends the run as the model's own failure (exit status disk_limit).",
+    )
     network: bool = Field(
         False,
         description="Give the agent's container network access (off: network_mode=none). Grading is always offline.",
@@ -79,6 +87,19 @@ class ContainerSettings(BaseModel):
         if parse_size(value) < MIN_MEMORY:
             raise ValueError(f"{value!r} is below docker's minimum of 6m")
         return value
+
+    @field_validator("disk_limit")
+    @classmethod
+    def _check_disk_limit(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() in ("", "none", "null", "0"):
+            return None
+        if value is not None and parse_size(value) < MIN_DISK:
+            raise ValueError(f"{value!r} is below the minimum of 1m")
+        return value
+
+    @property
+    def disk_limit_bytes(self) -> int | None:
+        return parse_size(self.disk_limit) if self.disk_limit else None
 
     def cpu_quota(self, host_cpus: int | None) -> float:
         """The one answer about CPUs, on a Docker host of `host_cpus` CPUs (None: not known): `cpus`

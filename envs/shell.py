@@ -168,6 +168,8 @@ class Shell:
         self._sock_io = api.exec_start(self.exec_id, socket=True)
         self.sock: socket.socket = getattr(self._sock_io, "_sock", self._sock_io)
         self.closed = threading.Event()
+        self.cancel = threading.Event()
+        """Set from another thread to stop the running command as if its timeout had come."""
         self._frames = FrameReader(self.sock, self.closed)
         token = secrets.token_hex(16)
         self.sock.sendall(SHELL_STARTUP)
@@ -185,6 +187,7 @@ class Shell:
         """Run one command; on timeout kill its processes and return what it printed."""
         token = secrets.token_hex(16).encode()
         start = time.monotonic()
+        self.cancel.clear()
         try:
             self.sock.sendall(COMMAND_LINE % (quote(command).encode(), token[:16], token[16:]))
         except OSError as e:  # closed from another thread, or the exec ended
@@ -239,9 +242,12 @@ class Shell:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ShellTimeout(output)
-            chunk = self._frames.read(remaining)
+            chunk = self._frames.read(min(remaining, POLL_SECONDS))
             if chunk is None:
-                raise ShellTimeout(output)
+                if self.cancel.is_set():
+                    self.cancel.clear()  # once: the kill that follows waits for the shell's answer
+                    raise ShellTimeout(output)
+                continue
             if not chunk:
                 output.flush()
                 code = self.api.exec_inspect(self.exec_id).get("ExitCode")

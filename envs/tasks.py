@@ -7,15 +7,26 @@
 
 Filters apply in this order: `filter` (regex searched in the instance id), `instances` (exact ids),
 `shuffle_seed` (shuffle), `slice` ("start:stop[:step]").
+
+Both are untrusted input (a task repo is often someone else's download):
+- an instance id names folders and files of a run (`instances/<id>/`, `grades/<id>.json`, ...), so
+  every id of every source passes `check_instance_id` where it is loaded: one that could not be a
+  single file name is refused (TaskSourceError), never rewritten;
+- a task folder whose files (or the folder itself) link outside it is refused before anything reads
+  them (`check_task_folder`): its files reach the model's prompt and Docker's build context.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from envs.types import Task, TaskSourceError
 
@@ -27,6 +38,62 @@ ALIASES = {
 FILE_SUFFIXES = (".json", ".jsonl", ".parquet")
 IMAGE_FIELDS = ("image", "image_name", "docker_image")
 REQUIRED_FIELDS = ("instance_id", "problem_statement")
+STRING_FIELDS = ("problem_statement", "base_commit", "repo", "workdir")
+IMAGE_NAME = re.compile(
+    r"(?=.{1,255}$)(?:[A-Za-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+"""A Docker image reference, as the daemon accepts it (checked at load: a bad one is one line, not an API error)."""
+MAX_ID_BYTES = 200
+"""The longest instance id, in UTF-8 bytes: a file name may hold 255, and the run folder adds
+suffixes such as `.run-12.json` and `.tmp` to it."""
+
+
+def check_instance_id(value: object, where: str = "row") -> str:
+    """`value` if it can be used as one file name in a run folder; else TaskSourceError, one line.
+
+    Refused: a non-string, "", "." and "..", path separators (/ and \\), NUL and other control
+    characters, lone surrogates, and more than MAX_ID_BYTES bytes of UTF-8. Every task source and
+    predictions file calls this once, so each path built from an id stays inside the run folder.
+    """
+    shown = repr(value)[:80]
+    if not isinstance(value, str):
+        raise TaskSourceError(f"{where}: instance_id {shown} is not a string")
+    why = None
+    if value in ("", ".", ".."):
+        why = "is not a file name"
+    elif "/" in value or "\\" in value:
+        why = "contains a path separator"
+    elif any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        why = "contains a control character or a lone surrogate"
+    elif len(value.encode("utf-8")) > MAX_ID_BYTES:
+        why = f"is longer than {MAX_ID_BYTES} bytes"
+    if why:
+        raise TaskSourceError(
+            f"{where}: instance_id {shown} {why}; an id names files of the run folder, so it must be "
+            f"one file name (no / or \\, no control characters, at most {MAX_ID_BYTES} bytes)"
+        )
+    return value
+
+
+def check_task_folder(task_dir: Path) -> None:
+    """Refuse a task folder that is, or holds, a link resolving outside itself (TaskSourceError).
+
+    Everything in the folder may be read: task.yaml, the patches, eval.sh, tests.json, the problem
+    statement (which goes to the model), decoys, repo/, and the whole folder as Docker's build context.
+    """
+    root = task_dir.resolve()
+    tasks = task_dir.parent.resolve()
+    if root.parent != tasks:
+        raise TaskSourceError(f"task folder {task_dir} links outside {tasks} (to {root}); refused")
+    for folder, dirs, files in os.walk(task_dir):  # links are not followed, only checked
+        for name in (*dirs, *files):
+            path = Path(folder) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                raise TaskSourceError(
+                    f"task {task_dir.name}: {path.relative_to(task_dir)} links outside its task folder "
+                    f"(to {path.resolve()}); refused: a task may only read its own files"
+                )
 
 
 def load_tasks(
@@ -66,12 +133,20 @@ def row_to_task(row: dict[str, Any], where: str = "row") -> Task:
         if not row.get(key):
             name = row.get("instance_id") or where
             raise TaskSourceError(f"{name}: malformed row, the required field {key!r} is missing or empty")
+    check_instance_id(row["instance_id"], where)
+    for key in (*STRING_FIELDS, *IMAGE_FIELDS):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise TaskSourceError(f"{where}: field {key!r} must be a string, not {type(row[key]).__name__}")
     instance = dict(row)
     build_context = instance.pop("_task_dir", None)
     image = next((instance[f] for f in IMAGE_FIELDS if instance.get(f)), None) or swebench_image(
         instance["instance_id"]
     )
     instance.setdefault("image", image)
+    if not IMAGE_NAME.fullmatch(image):
+        raise TaskSourceError(
+            f"{where}: image {image[:100]!r} is not a Docker image name (lowercase [host/]path[:tag][@digest])"
+        )
     return Task(
         instance_id=instance["instance_id"],
         problem_statement=instance["problem_statement"],
@@ -130,10 +205,18 @@ def _task_repo_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
         raise TaskSourceError(f"{path} is neither a task repo (no tasks/ folder) nor a data file") from e
     rows = []
     for task_dir in dirs:
+        check_task_folder(task_dir)
         try:
             instance = repo.load_task(task_dir)
-        except (OSError, ValueError) as e:
-            raise TaskSourceError(f"task {task_dir.name} in {path} is malformed: {e}") from e
+        except (
+            OSError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            yaml.YAMLError,
+        ) as e:  # task.yaml not a mapping, ...
+            why = " ".join(str(e).split())[:300] or type(e).__name__
+            raise TaskSourceError(f"task {task_dir.name} in {path} is malformed: {why}") from None
         instance.setdefault("instance_id", task_dir.name)
         instance["_task_dir"] = str(task_dir.resolve())
         rows.append((str(task_dir), instance))

@@ -65,6 +65,11 @@ class ContainerDied(EnvError):
     """The task container stopped while the environment was in use."""
 
 
+class DiskLimitExceeded(EnvError):
+    """The commands run in a container wrote more than its `container.disk_limit`: the command was
+    stopped. This is the model's doing (a loop of `dd`, say), not the infrastructure's."""
+
+
 class TaskSourceError(EnvError, ValueError):
     """A dataset or task row cannot be read (missing path, malformed row, unknown id)."""
 

@@ -33,7 +33,7 @@ import critic.cli
 import envs.cli
 from agent.progress import silence_library_progress  # standard library only
 from agent.redaction import scrub_text  # standard library only: --help stays fast
-from envs.types import EnvError
+from envs.types import EnvError, TaskSourceError
 
 if TYPE_CHECKING:
     pass
@@ -386,6 +386,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(args.func(args) or 0)
     except UsageError as e:
         print(f"swe-search {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except TaskSourceError as e:  # a dataset or task folder that cannot be used as given (images build)
+        print(f"swe-search {args.command}: error: {scrub_text(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except EnvError as e:  # images, containers: the machine, not the command
         print(f"swe-search {args.command}: error: {type(e).__name__}: {scrub_text(str(e))}", file=sys.stderr)

@@ -44,7 +44,7 @@ def preflight_errors() -> tuple[type[BaseException], ...]:
         DockerUnavailable,
         MissingCritic,
         RunnerError,
-        FileNotFoundError,
+        OSError,  # a path that does not exist, is too long or cannot be read, given as a flag
         ValueError,
     )
 
@@ -204,8 +204,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not (args.run_dir / "instances").is_dir():
         raise UsageError(f"{args.run_dir} is not a run folder (no instances/ inside)")
     md = reports.write_report(args.run_dir)
-    from rich.console import Console
+    import json
 
+    from rich.console import Console
+    from rich.markup import escape
+
+    err = Console(stderr=True)
+    for bad in json.loads((md.parent / "report.json").read_text())["damaged"]:  # each named once
+        err.print(f"[yellow]damaged: {escape(bad['file'])}: {escape(bad['problem'])}[/]", soft_wrap=True)
     print_summary(md, Console())
     return 0
 

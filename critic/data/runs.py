@@ -8,7 +8,8 @@ Our run folders (written by `swe-search run`):
 A trajectory is matched to its grade by, in order: (1) a grade whose file name contains the
 trajectory's sub-folder name (e.g. `grades/<id>.run-3.json` for `trajectories/<id>/run-3/...`);
 (2) a grade whose `patch`/`model_patch` equals the trajectory's patch; (3) the only grade of that
-instance when the instance has only one trajectory. Unmatched trajectories are skipped (warned).
+instance when the instance has only one trajectory. Unmatched trajectories are skipped (warned), and so
+are damaged files (a trajectory or grade that is not readable JSON of the right shape), each named.
 A trajectory JSON with its own boolean `resolved` field needs no grade file.
 
 `nebius/SWE-agent-trajectories` rows (parquet or JSONL): `instance_id, model_name, target,
@@ -62,9 +63,19 @@ class Episode:
 # -- our run folders ------------------------------------------------------------------------------
 
 
+def _read_json(path: Path) -> Any:
+    """A JSON file's value; DataError naming the file when it cannot be read or parsed."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: not readable JSON ({e})") from None
+
+
 def _read_trajectory(path: Path) -> dict[str, Any]:
     """The trajectory as a dict, validated by agent's schema when it has a schema_version."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: a trajectory must be a JSON object, not {type(data).__name__}")
     if "schema_version" in data:
         from agent.trajectory import Trajectory
 
@@ -86,7 +97,14 @@ def load_run_folder(run_dir: str | Path) -> list[Episode]:
         raise DataError(f"{run_dir} has no trajectories/ folder")
     grades: dict[str, list[tuple[str, dict]]] = {}
     for g in sorted(grade_root.glob("**/*.json")) if grade_root.is_dir() else []:
-        data = json.loads(g.read_text(encoding="utf-8"))
+        try:
+            data = _read_json(g)
+        except DataError as e:
+            log.warning("%s; skipped", e)
+            continue
+        if not isinstance(data, dict):
+            log.warning("%s: a grade must be a JSON object; skipped", g)
+            continue
         iid = data.get("instance_id") or g.stem.split(".")[0]
         grades.setdefault(iid, []).append((str(g.relative_to(grade_root)), data))
     paths = sorted(traj_root.glob("*/**/trajectory.json"))
@@ -98,7 +116,11 @@ def load_run_folder(run_dir: str | Path) -> list[Episode]:
     episodes = []
     for p in paths:
         rel = p.relative_to(traj_root)
-        data = _read_trajectory(p)
+        try:
+            data = _read_trajectory(p)
+        except DataError as e:  # one damaged file costs one episode, as an ungraded one does
+            log.warning("%s; skipped", e)
+            continue
         iid = data.get("instance_id") or rel.parts[0]
         resolved = data.get("resolved")
         if not isinstance(resolved, bool):

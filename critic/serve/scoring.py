@@ -82,6 +82,8 @@ class SessionCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self.nbytes = 0
+        self.freed_bytes = 0
+        """Bytes of KV caches evicted or dropped so far (the server returns them to the OS, critic.serve.memory)."""
 
     def get(self, session: str) -> _Entry | None:
         entry = self._entries.get(session)
@@ -99,11 +101,13 @@ class SessionCache:
         while self.nbytes > self.max_bytes:
             _, old = self._entries.popitem(last=False)
             self.nbytes -= old.nbytes
+            self.freed_bytes += old.nbytes
 
     def drop(self, session: str) -> bool:
         old = self._entries.pop(session, None)
         if old is not None:
             self.nbytes -= old.nbytes
+            self.freed_bytes += old.nbytes
         return old is not None
 
     def __len__(self) -> int:

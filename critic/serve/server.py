@@ -3,7 +3,7 @@
     POST   /v1/score     {messages, candidates, session?} -> {values, prefix_tokens, cached_tokens}
     POST   /v1/sessions  {session?}                       -> {session}   (open; idempotent)
     DELETE /v1/sessions/{id}                              -> {dropped}   (free its KV cache)
-    GET    /health                                        -> model, device, limits, cache use
+    GET    /health                                        -> model, device, limits, cache use, RSS
 
 A session must be opened before `/v1/score` uses it (an id never opened, or deleted, is a 404);
 HTTPCritic does this for you. An opened session whose KV cache was evicted by the LRU is simply
@@ -16,6 +16,11 @@ All requests go through one worker thread that owns the model: it takes every re
 (plus those arriving within `batch_wait_ms`) and scores them together: their rows are packed into
 shared padded forwards, each request's new history tokens and its K candidates in one row on top of
 its session's cache (critic.serve.scoring). /health reports how many rows shared a forward.
+
+Memory: /health gives `cache_bytes` (the KV caches held, at most `cache_limit_bytes`) beside
+`rss_bytes` (the whole process). The worker hands the memory of evicted and deleted sessions back to
+the OS (critic.serve.memory), so RSS falls back once sessions go; critic/README.md says how much a
+server needs for a given cache limit.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from critic.config import ServeConfig
 from critic.errors import CriticSetupError
 from critic.serialize import ContextTooLong, SerializeError, check_text
+from critic.serve.memory import limit_arenas, return_free_memory, rss_bytes
 from critic.serve.scoring import Request, Scorer, ScoreResult
 
 log = logging.getLogger(__name__)
@@ -145,6 +151,16 @@ class OpenSessions:
         return len(self._ids)
 
 
+TRIM_IDLE_S = 0.5
+"""After sessions are freed, the worker returns their memory once it has been idle this long (it
+checks at this interval while idle)."""
+TRIM_BUSY_BYTES = 256 << 20
+"""...or at once after a group, when this much has been freed since the last return."""
+MALLOC_ARENAS = 2
+"""glibc malloc arenas of a served process (`swe-search critic serve`): the worker thread allocates
+nearly everything; uvicorn's threads get one more arena between them."""
+
+
 class BatchWorker:
     """One thread owns the model. Requests queue up; the worker takes every request waiting (after
     `wait_ms` for stragglers) and scores them together with `Scorer.score_many`, which packs their
@@ -159,6 +175,8 @@ class BatchWorker:
         self.queue: queue.Queue[_Job | None] = queue.Queue()
         self.opened = OpenSessions(max_open_sessions)
         self.groups = 0
+        self.trims = 0
+        self._trimmed_upto = 0
         self._thread = threading.Thread(target=self._loop, name="critic-worker", daemon=True)
         self._thread.start()
 
@@ -175,7 +193,12 @@ class BatchWorker:
 
     def _loop(self) -> None:
         while True:
-            job = self.queue.get()
+            try:  # wake up when idle: sessions deleted meanwhile (other threads) free memory to return
+                job = self.queue.get(timeout=TRIM_IDLE_S)
+            except queue.Empty:
+                if self._freed_since_trim():
+                    self.trim()
+                continue
             if job is None:
                 return
             group, stop = [job], False
@@ -191,8 +214,19 @@ class BatchWorker:
                 group.append(nxt)
             self.groups += 1
             self._run(group)
+            if self._freed_since_trim() >= TRIM_BUSY_BYTES:  # under steady load there is no idle moment
+                self.trim()
             if stop:
                 return
+
+    def _freed_since_trim(self) -> int:
+        return self.scorer.sessions.freed_bytes - self._trimmed_upto
+
+    def trim(self) -> None:
+        """Return the memory of evicted and deleted sessions to the OS (critic.serve.memory)."""
+        self._trimmed_upto = self.scorer.sessions.freed_bytes
+        if return_free_memory():
+            self.trims += 1
 
     def _run(self, group: list[_Job]) -> None:
         jobs = [j for j in group if j.future.set_running_or_notify_cancel()]
@@ -252,6 +286,8 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
             "open_sessions": len(worker.opened),
             "cache_bytes": scorer.sessions.nbytes,
             "cache_limit_bytes": scorer.sessions.max_bytes,
+            "rss_bytes": rss_bytes(),
+            "memory_trims": worker.trims,
             "queued": worker.queue.qsize(),
             "batching": asdict(scorer.stats),
         }
@@ -330,6 +366,7 @@ def serve(cfg: ServeConfig) -> None:
     """Load the critic and serve it until interrupted."""
     import uvicorn
 
+    limit_arenas(MALLOC_ARENAS)  # before the model loads: its tensors come from these arenas
     app = create_app(build_scorer(cfg), cfg)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")
 

@@ -122,7 +122,13 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
         raise CriticSetupError(
             "train.model is empty: give a backbone (HF folder or name) or a critic checkpoint"
         )
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    except (OSError, ValueError) as e:  # no such folder, a malformed or unreachable hub id
+        raise CriticSetupError(
+            f"cannot load train.model {cfg.model!r}: {' '.join(str(e).split())[:300]}; give a local "
+            "backbone folder, a critic checkpoint or a Hugging Face model id"
+        ) from None
     add_value_token(tokenizer)
     # fp32 master weights: HF would load a bf16 checkpoint as bf16, and ranks must agree on dtypes
     if d.sharded and not d.main:
@@ -314,6 +320,13 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     eval_data = [p for p in eval_all if p.windows]
     if not train_data:
         raise CriticSetupError(f"no training trajectories in {cfg.data}")
+    classes = {p.resolved for p in train_data}
+    if len(classes) == 1:
+        which = "resolved" if classes.pop() else "unresolved"
+        say(
+            f"[yellow]warning: all {len(train_data)} training trajectories are {which}: the critic cannot "
+            "learn to rank runs from one class (its held-out AUC is undefined); add runs of the other outcome[/]"
+        )
     pad_id = tokenizer.pad_token_id
     bf16 = uses_bf16(cfg, d)
     net = wrap(model, d, bf16)

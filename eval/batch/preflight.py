@@ -70,6 +70,9 @@ def task_problem(task: Task) -> str | None:
     missing = [f for f in (*SWEBENCH5_FIELDS, "base_commit") if not row.get(f)]
     if missing:
         return f"{where} has no {', '.join(missing)}"
+    odd = [f for f in (*SWEBENCH5_FIELDS, "base_commit") if not isinstance(row[f], str)]
+    if odd:
+        return f"{where}: {', '.join(f'{f} must be a string, not {type(row[f]).__name__}' for f in odd)}"
     if row["log_parser"] not in PARSER_REGISTRY:
         return f"unknown log_parser {row['log_parser']!r} in {where} (swebench 5 has e.g. parse_log_pytest)"
     if row["eval_type"] not in {e.value for e in EvalType}:

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 
 from agent.policies import PolicyFor, policy_factory
@@ -27,6 +26,7 @@ from eval.batch.preflight import check_host, check_tasks
 from eval.batch.records import (
     RunnerError,
     pid_alive,
+    read_config,
     read_preds,
     shard_tasks,
     stable_run_id,
@@ -206,10 +206,17 @@ def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str
 
 def check_resume(out: Path, new: dict[str, Any]) -> None:
     """Refuse to resume a run folder whose saved config differs from `new` in a result-changing key."""
-    path = out / "config.yaml"
-    if not path.exists():
-        return
-    saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    saved, damaged = read_config(out)
+    if saved is None:
+        finished = len(list((out / "instances").glob("*/done.json")))
+        if not finished:  # a fresh folder, or one whose run never finished an instance
+            return
+        problem = damaged.problem if damaged else "is missing"
+        raise RunnerError(
+            f"{out} holds {finished} finished instance(s) but its config.yaml {problem}, so nothing says "
+            "which config made them; resuming could mix another model's results with them. Use another "
+            "--out, or --force to move the old run aside and start afresh"
+        )
     changes = config_changes(saved, new)
     if changes:
 

@@ -25,23 +25,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
 
 from agent.redaction import scrub
-from agent.trajectory import ExitStatus
+from agent.trajectory import SCHEMA_VERSION as TRAJECTORY_SCHEMA
+from agent.trajectory import ExitStatus, Trajectory
 from envs.files import write_atomic
-from envs.tasks import read_jsonl
-from envs.types import Task
+from envs.tasks import check_instance_id, read_jsonl
+from envs.types import Task, TaskSourceError
 from search.select import mean_q
 
-if TYPE_CHECKING:
-    from agent.trajectory import Trajectory
+log = logging.getLogger(__name__)
 
 RECORD_SCHEMA_VERSION = 2
 """2: status `error` for infrastructure failures (error_kind), runs' failure_kind/failure."""
@@ -124,13 +126,95 @@ def done_path(out: Path, instance_id: str) -> Path:
     return out / "instances" / instance_id / "done.json"
 
 
-def load_records(out: Path) -> dict[str, InstanceRecord]:
-    """Every finished instance of a run folder, by instance id."""
-    records = {}
+@dataclass(frozen=True)
+class Damaged:
+    """A file of a run folder that could not be read back: which, why, and the instance it belongs to."""
+
+    path: Path
+    problem: str
+    instance_id: str | None = None
+
+    def line(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+def _why(e: Exception) -> str:
+    """An exception as one short line (pydantic's errors span several)."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def read_records(out: Path) -> tuple[dict[str, InstanceRecord], list[Damaged]]:
+    """Every finished instance of a run folder by instance id, and the done.json files that could not
+    be read (truncated, not JSON, not a record, or naming another instance): those count as unfinished."""
+    records, damaged = {}, []
     for p in sorted((out / "instances").glob("*/done.json")):
-        rec = InstanceRecord.model_validate_json(p.read_text(encoding="utf-8"))
-        records[rec.instance_id] = rec
-    return records
+        iid = p.parent.name
+        try:
+            rec = InstanceRecord.model_validate_json(p.read_bytes())
+        except (OSError, ValueError) as e:  # pydantic's ValidationError is a ValueError
+            damaged.append(Damaged(p, f"is not a readable record ({_why(e)})", iid))
+            continue
+        if rec.instance_id != iid:
+            damaged.append(Damaged(p, f"names instance {rec.instance_id!r}, not its folder's {iid!r}", iid))
+            continue
+        records[iid] = rec
+    return records, damaged
+
+
+def load_records(out: Path) -> dict[str, InstanceRecord]:
+    """Every finished instance of a run folder, by instance id (damaged records left out: read_records)."""
+    return read_records(out)[0]
+
+
+def load_trajectory(
+    out: Path, run: RunRecord, instance_id: str
+) -> tuple[dict[str, Any] | None, Damaged | None]:
+    """The trajectory a run's record points to, as a JSON object of agent's schema version with a
+    list of steps (what the report reads), or why not.
+
+    (None, None) when the run has none (it never started). A path that leaves the run folder, a
+    missing file and a file that is not a trajectory are all damage."""
+    if not run.trajectory:
+        return None, None
+    path = out / run.trajectory
+    try:
+        if not path.resolve().is_relative_to(out.resolve()):
+            return None, Damaged(path, "lies outside the run folder", instance_id)
+        data = json.loads(path.read_bytes())
+        if not isinstance(data, dict):
+            raise ValueError(f"a {type(data).__name__}, not an object")
+        if data.get("schema_version") != TRAJECTORY_SCHEMA:
+            raise ValueError(
+                f"schema_version {data.get('schema_version')!r}, this code reads {TRAJECTORY_SCHEMA}"
+            )
+        steps = data.get("steps")
+        if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+            raise ValueError("no list of steps")  # what the report reads
+    except FileNotFoundError:
+        return None, Damaged(path, "is missing", instance_id)
+    except (OSError, ValueError, AttributeError) as e:
+        return None, Damaged(path, f"is not a readable trajectory ({_why(e)})", instance_id)
+    return data, None
+
+
+def damaged_trajectories(out: Path, rec: InstanceRecord) -> list[Damaged]:
+    """The trajectories `rec` depends on that cannot be read back."""
+    return [bad for run in rec.runs if (bad := load_trajectory(out, run, rec.instance_id)[1]) is not None]
+
+
+def read_config(out: Path) -> tuple[dict[str, Any] | None, Damaged | None]:
+    """The run folder's saved config.yaml: (config, None), (None, None) when absent, (None, why) when damaged."""
+    path = out / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        return None, Damaged(path, f"is not readable YAML ({_why(e)})")
+    if not isinstance(data, dict):
+        return None, Damaged(path, f"holds a {type(data).__name__}, not a config")
+    return data, None
 
 
 def write_preds(out: Path, records: dict[str, InstanceRecord], model_name: str) -> Path:
@@ -166,6 +250,10 @@ def read_preds(path: Path) -> dict[str, dict[str, Any]]:
             raise RunnerError(f"{where}: a prediction must be a JSON object, not {type(row).__name__}")
         if "instance_id" not in row:
             raise RunnerError(f"{where}: a prediction has no instance_id: {str(row)[:200]}")
+        try:
+            check_instance_id(row["instance_id"], where)
+        except TaskSourceError as e:
+            raise RunnerError(str(e)) from None
         preds[row["instance_id"]] = row
     return preds
 
@@ -173,15 +261,26 @@ def read_preds(path: Path) -> dict[str, dict[str, Any]]:
 def stable_run_id(out: Path, requested: str | None = None) -> str:
     """The run id of a run folder: the one in run.json, else `requested`, else one derived from the path."""
     meta = out / "run.json"
-    if meta.exists():
-        saved = json.loads(meta.read_text())["run_id"]
+    saved = read_run_id(out)
+    if saved is not None:
         if requested and requested != saved:
             raise RunnerError(f"{out} belongs to run id {saved!r}, not {requested!r}; use another --out")
         return saved
+    if meta.exists():
+        log.warning("%s is damaged (no run id in it); it is written again", meta)
     digest = hashlib.sha1(str(out.resolve()).encode()).hexdigest()[:8]
     run_id = requested or f"{out.resolve().name}-{digest}"
     write_atomic(meta, json.dumps({"run_id": run_id, "created": time.time()}, indent=1))
     return run_id
+
+
+def read_run_id(out: Path) -> str | None:
+    """The run id saved in run.json; None when the file is absent or damaged."""
+    try:
+        run_id = json.loads((out / "run.json").read_bytes()).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return run_id if isinstance(run_id, str) and run_id else None
 
 
 def shard_tasks(tasks: list[Task], index: int, count: int) -> list[Task]:

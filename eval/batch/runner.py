@@ -44,11 +44,13 @@ from eval.batch.executor import Context, Pool, Work, attempt
 from eval.batch.pool import ThreadPool
 from eval.batch.records import (
     FROM_PREDICTIONS,
+    Damaged,
     InstanceRecord,
     RunnerError,
+    damaged_trajectories,
     done_path,
     is_infra_failure,
-    load_records,
+    read_records,
     reason_key,
     write_preds,
 )
@@ -87,6 +89,8 @@ class Runner:
         self.stopping = threading.Event()
         self.records: dict[str, InstanceRecord] = {}
         self.redone = 0
+        self.damaged: list[Damaged] = []
+        """Files of the run folder that could not be read back (pending() found them; their instances are redone)."""
         self._reasons: dict[str, str] = {}  # error reason -> the first instance that showed it
         self._lock = threading.Lock()
         self.pool: Pool = pool or ThreadPool(self.workers)
@@ -97,17 +101,22 @@ class Runner:
     def pending(self, tasks: list[Task]) -> list[Task]:
         """The tasks to run: unfinished ones, those whose attempt failed for infrastructure reasons
         (always), and timeouts when retrying errors. Finished model outcomes are kept."""
-        self.records = load_records(self.out)
+        self.records, damaged = read_records(self.out)
         wanted = {t.instance_id for t in tasks}
         redo = [
             i
             for i, r in self.records.items()
             if i in wanted and (is_infra_failure(r) or (self.retry_errors and r.status != "ok"))
         ]
+        self.redone = len(redo)
+        for iid, rec in self.records.items():  # a finished record is only as good as its trajectories
+            if iid in wanted and iid not in redo and (bad := damaged_trajectories(self.out, rec)):
+                damaged += bad
+                redo.append(iid)
+        self.damaged = [d for d in damaged if d.instance_id in wanted]
         for iid in redo:
             done_path(self.out, iid).unlink()
             del self.records[iid]
-        self.redone = len(redo)
         return [t for t in tasks if t.instance_id not in self.records]
 
     def event(self, name: str, instance_id: str, **extra: Any) -> None:
@@ -138,9 +147,17 @@ class Runner:
     def run(self, tasks: list[Task], work: Work) -> bool:
         """Run every unfinished task; True when all finished, False when interrupted (Ctrl-C)."""
         todo = self.pending(tasks)
+        for bad in self.damaged:  # each damaged file once, by name; its instance is redone
+            self.console.print(
+                f"[yellow]damaged: {escape(bad.line())}; {escape(bad.instance_id or '')} is redone[/]",
+                soft_wrap=True,
+                highlight=False,
+            )
         skipped = len(tasks) - len(todo)
-        if skipped or self.redone:
+        if skipped or self.redone or self.damaged:
             again = f", {self.redone} that failed for infrastructure reasons redone" if self.redone else ""
+            hurt = {d.instance_id for d in self.damaged}
+            again += f", {len(hurt)} with damaged files redone" if hurt else ""
             self.console.print(
                 f"resume: {skipped} finished instance(s) skipped{again}, {len(todo)} to run", soft_wrap=True
             )

@@ -30,11 +30,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
-from eval.batch.records import InstanceRecord, RunRecord, load_records
+from eval.batch.records import InstanceRecord, load_trajectory, read_config, read_records, read_run_id
 from eval.report.markdown import table
 from eval.report.plots import Plots, q_by_step
 from eval.report.selection_stats import RunView, selection_metrics
@@ -116,8 +114,10 @@ def lookahead_stats(trajectories: list[tuple[dict[str, Any], bool]]) -> dict[str
 def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
     """The report of run folder `out` as a JSON-ready dict (see the module docstring)."""
     out = Path(out)
-    records = load_records(out)
-    config = _read_config(out)
+    records, damaged = read_records(out)  # a damaged done.json: its instance counts as unfinished
+    config, bad_config = read_config(out)
+    config = config or {}
+    damaged += [bad_config] if bad_config else []
     finished = [records[i] for i in sorted(records)]
     errors = [r for r in finished if r.status == "error"]
     recs = [r for r in finished if r.status != "error"]  # the model's attempts: what Pass@1 is over
@@ -129,7 +129,7 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
         "schema_version": REPORT_SCHEMA_VERSION,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "run_folder": str(out),
-        "run_id": _run_id(out),
+        "run_id": read_run_id(out),
         "strategy": strategy,
         "model": config.get("model"),
         "config": config,
@@ -138,7 +138,11 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
             "finished": len(finished),
             "attempted": attempted,
             "infra_errors": len(errors),
-            "unfinished": None if expected is None else max(0, expected - len(finished)),
+            "unfinished": (
+                sum(d.path.name == "done.json" for d in damaged)
+                if expected is None
+                else max(0, expected - len(finished))
+            ),
             "resolved": resolved,
             "pass_at_1": resolved / attempted if attempted else 0.0,
             "cost": sum(r.cost for r in finished),
@@ -158,8 +162,15 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
         report["selection"] = selection_metrics(
             views, [r.chosen for r in recs], search.get("rule", "final_q")
         )
-    trajs = [(t, run.resolved) for r in recs for run in r.runs if (t := _load_traj(out, run)) is not None]
+    trajs = []
+    for r in recs:
+        for run in r.runs:
+            traj, bad = load_trajectory(out, run, r.instance_id)
+            if traj is not None:
+                trajs.append((traj, run.resolved))
+            damaged += [bad] if bad else []
     report["lookahead"] = lookahead_stats(trajs)
+    report["damaged"] = [{"file": str(d.path), "problem": d.problem} for d in damaged]
     return report
 
 
@@ -217,6 +228,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         "command redoes them.",
         "",
     ]
+    if report.get("damaged"):
+        lines += ["## Damaged files", "", "Read back but not readable; a rerun of the same command redoes "
+                  "their instances.", ""]  # fmt: skip
+        lines += table(
+            ["file", "problem"], [(d["file"], d["problem"].replace("|", "\\|")) for d in report["damaged"]]
+        ) + [""]
     for key, title in (
         ("by_grade_status", "Grade status (chosen run)"),
         ("by_exit_status", "Exit status (chosen run)"),
@@ -356,23 +373,3 @@ def _instance_row(r: InstanceRecord) -> dict[str, Any]:
         "error_kind": r.error_kind,
         "error": r.error,
     }
-
-
-def _read_config(out: Path) -> dict[str, Any]:
-    path = out / "config.yaml"
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
-
-
-def _run_id(out: Path) -> str | None:
-    path = out / "run.json"
-    return json.loads(path.read_text())["run_id"] if path.exists() else None
-
-
-def _load_traj(out: Path, run: RunRecord) -> dict[str, Any] | None:
-    if not run.trajectory:
-        return None
-    path = out / run.trajectory
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None

@@ -143,3 +143,34 @@ def test_greedy_chooser_passes_its_temperature(loop_env):
     Agent(loop_env, policy, chooser=GreedyChooser(temperature=0.3), config=AgentConfig(step_limit=1)).run()
     assert policy.calls[0]["temperature"] == 0.3 and policy.calls[0]["n"] == 1
     assert Completion("t").usage.cost == 0.0
+
+
+def test_writing_past_the_disk_limit_stops_the_command_and_ends_the_run_as_the_models_own(tmp_path):
+    """container.disk_limit (issue 26.5): a storage_opt quota where the driver has one, else the env
+    polls the writable layer's size; either way the run ends with exit status disk_limit."""
+    import time
+
+    from envs.container import disk_quota_supported
+    from envs.settings import ContainerSettings
+    from envs.types import DiskLimitExceeded
+
+    settings = ContainerSettings(disk_limit="64m")
+    with DockerEnv(base_task("agent-disk"), run_id="test-agent", container=settings) as env:
+        assert env.disk_polled is not disk_quota_supported(env.client)
+        # a writer that would go on for 100 x 10 MiB is stopped within a poll of passing 64 MiB
+        writer = "for i in $(seq 100); do head -c 10M /dev/zero > /tmp/fill-$i; sleep 0.2; done; echo DONE"
+        t0 = time.monotonic()
+        with pytest.raises(DiskLimitExceeded, match="container.disk_limit of 64 MiB"):
+            env.execute(writer, timeout=60)
+        assert time.monotonic() - t0 < 15
+        written = env.disk_used() or 0
+        time.sleep(1)  # the writer is gone: nothing more lands
+        assert 64 << 20 < written == env.disk_used() < 400 << 20
+        assert env.execute("rm -f /tmp/fill-*; echo ok").output.strip() == "ok"
+    # through the agent: a fast write, caught when the command ends; the patch is empty (not the filler)
+    with DockerEnv(base_task("agent-disk"), run_id="test-agent", container=settings) as env:
+        commit = "git -c user.name=a -c user.email=a@b commit -q --allow-empty -m base"
+        replies = [reply(f"git init -q && {commit}"), reply("head -c 100M /dev/zero > big.bin"), reply("ls")]
+        traj = run(env, replies, tmp_path / "t.json", step_limit=5, install_tools=False)
+    assert traj.exit_status is ExitStatus.disk_limit and len(traj.steps) == 2
+    assert traj.patch == "" and "container.disk_limit" in (traj.exit_message or "")

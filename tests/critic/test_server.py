@@ -424,3 +424,42 @@ def test_surrogates_and_nan_are_422_with_a_message(server, body, where):
     r = httpx.post(f"{url}/v1/score", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert where in r.json()["detail"]
+
+
+def test_health_reports_rss_and_it_falls_back_once_sessions_are_deleted(tokenizer):
+    """KV caches of deleted sessions go back to the OS, not only out of cache_bytes (issue 26.6).
+
+    Before, glibc kept the freed arena memory: RSS stayed at its peak with cache_bytes at 0.
+    """
+    import time
+
+    import torch
+
+    from critic.model import build_critic, tiny_config
+
+    torch.manual_seed(0)
+    wide = build_critic(tiny_config(len(tokenizer), hidden=128, heads=4, kv_heads=4), tokenizer).eval()
+    scorer = Scorer(wide, tokenizer, max_context=8192)
+    words = " ".join(f"w{i}" for i in range(300))
+    with (
+        ServerThread(create_app(scorer, ServeConfig())) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        before = http.get("/health").json()
+        assert before["rss_bytes"] > before["cache_bytes"] == 0
+        sessions = [http.post("/v1/sessions", json={}).json()["session"] for _ in range(30)]
+        for i, sid in enumerate(sessions):
+            history = [{"role": "system", "content": "s"}, {"role": "user", "content": f"{i} {words}"}]
+            body = {"messages": history, "candidates": ["ls"], "session": sid}
+            assert http.post("/v1/score", json=body).status_code == 200
+        full = http.get("/health").json()
+        grown = full["rss_bytes"] - before["rss_bytes"]
+        assert full["cache_bytes"] > 50 << 20 and grown > full["cache_bytes"] // 2, (full, before)
+        for sid in sessions:
+            assert http.delete(f"/v1/sessions/{sid}").json() == {"dropped": True}
+        deadline = time.monotonic() + 10
+        while (after := http.get("/health").json())["memory_trims"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert after["cache_bytes"] == 0
+        # most of what the sessions took is back with the OS (allocator slack and Python objects remain)
+        assert after["rss_bytes"] - before["rss_bytes"] < grown // 3, (before, full, after)

@@ -381,3 +381,45 @@ def test_compression_is_saved_with_the_checkpoint_and_every_scorer_applies_it(tm
     train(cfg2)
     assert json.loads((tmp_path / "out2" / "config.json").read_text()).get(CONFIG_KEY) is None
     assert LocalCritic(tmp_path / "out2", device="cpu").scorer.serializer.compression is None
+
+
+def _run_folder(root: Path, outcomes: dict[str, bool | None]) -> Path:
+    """A run folder of one-turn trajectories; None: a damaged trajectory.json (not JSON)."""
+    for iid, resolved in outcomes.items():
+        d = root / "trajectories" / iid
+        d.mkdir(parents=True)
+        if resolved is None:
+            (d / "trajectory.json").write_text('{"messages": [{"role": "sys')  # cut off mid-write
+            continue
+        msgs = [
+            *HIST,
+            {"role": "assistant", "content": f"```bash\n{'python fix.py' if resolved else 'ls'}\n```"},
+        ]
+        (d / "trajectory.json").write_text(json.dumps({"instance_id": iid, "messages": msgs, "patch": ""}))
+        (root / "grades").mkdir(exist_ok=True)
+        (root / "grades" / f"{iid}.json").write_text(json.dumps({"instance_id": iid, "resolved": resolved}))
+    return root
+
+
+def test_damaged_trajectories_are_skipped_by_name_and_one_class_data_is_warned(tmp_path, caplog, capsys):
+    from critic.cli import main
+
+    init = make_tiny_critic(tmp_path / "init")
+
+    def train_on(run: Path) -> int:
+        return main(["critic", "train", "--model", str(init), "--data", str(run), "--out", str(run / "ckpt"),
+                     "--device", "cpu", "--epochs", "1", "train.eval_fraction=0", "train.log_every=1000"])  # fmt: skip
+
+    mixed = _run_folder(tmp_path / "mixed", {"a__1": True, "b__2": False, "c__3": None, "d__4": False})
+    assert train_on(mixed) == 0
+    damaged = str(mixed / "trajectories" / "c__3" / "trajectory.json")
+    assert [r.getMessage() for r in caplog.records if damaged in r.getMessage()], caplog.text
+    assert "cannot learn to rank" not in capsys.readouterr().out
+    one_class = _run_folder(tmp_path / "one", {"a__1": True, "b__2": True})
+    assert train_on(one_class) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "all 2 training trajectories are resolved" in out and "cannot learn to rank" in out
+    nothing = _run_folder(tmp_path / "nothing", {"c__3": None})
+    assert train_on(nothing) == 2
+    err = capsys.readouterr().err
+    assert "no training trajectories" in err and "Traceback" not in err

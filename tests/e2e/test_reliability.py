@@ -282,6 +282,27 @@ def test_a_resume_with_another_model_is_refused_and_force_moves_the_old_run_asid
     assert (out / "config.yaml").read_text() == config and (out / "report.json").read_text() == report
     # what only changes how the run goes is allowed
     assert main([*args, "--model", "scripted:empty", "--run-id", "rel-resume", "--workers", "2"]) == 0
+    # damaged files (#26.3): named once, counted unfinished by the report, redone by a resume
+    record = out / "instances" / iid / "done.json"
+    trajectory = out / done(out, iid)["runs"][0]["trajectory"]
+    for path, damage in ((record, record.read_text()[:40]), (trajectory, "garbage\x00")):
+        path.write_text(damage)
+        capsys.readouterr()
+        assert main(["report", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert err.count(f"damaged: {path}") == 1 and "Traceback" not in err, err
+        totals = json.loads((out / "report.json").read_text())["totals"]
+        assert totals["unfinished"] == (1 if path == record else 0)
+        assert main([*args, "--model", "scripted:empty", "--run-id", "rel-resume"]) == 0
+        err = capsys.readouterr().err
+        assert f"damaged: {path}" in err and f"{iid} is redone" in err, err
+        assert done(out, iid)["grade_status"] == "empty_patch" and json.loads(trajectory.read_text())["steps"]
+    # no saved config beside finished instances: refused like a changed config
+    (out / "config.yaml").unlink()
+    assert main([*args, "--model", "scripted:gold", "--run-id", "rel-resume"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "config.yaml is missing" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert not (out / "config.yaml").exists() and done(out, iid)["grade_status"] == "empty_patch"
     assert main([*args, "--model", "scripted:gold", "--run-id", "rel-resume", "--force"]) == 0
     [old] = [p for p in tmp_path.iterdir() if p.name.startswith("run.")]
     assert f"moved to {old}" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from swebench.task.repo import load_task_repo
 from envs.docker import DockerEnv
 from envs.fixcommit import DEFAULT_TESTS, NewTask, NewTaskError, is_test_file, read_change
 from envs.tasks import load_tasks
-from tests.helpers.gitlib import git, make_dependency_wheel, make_library
+from tests.helpers.gitlib import commit_all, git, make_dependency_wheel, make_library
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "eval.cli"]
@@ -142,6 +142,7 @@ def test_a_fix_without_a_failing_test_is_refused(
 def test_bad_input_is_a_one_line_error(library: dict[str, str], tmp_path: Path) -> None:
     for args, message in (
         (["--repo", tmp_path, "--commit", "HEAD"], "is not a git repository"),
+        (["--repo", tmp_path / "no" / "such" / "path", "--commit", "HEAD"], "is not a git repository"),
         (["--repo", library["repo"], "--commit", "no-such-ref"], "is not a commit"),
         (
             ["--repo", library["repo"], "--commit", library["fix"], "--tests", "spec/*"],
@@ -152,6 +153,44 @@ def test_bad_input_is_a_one_line_error(library: dict[str, str], tmp_path: Path) 
         done = cli("tasks", "new", *args, "--out", tmp_path / "out")
         assert done.returncode == 2 and message in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in done.stderr
+
+
+def test_a_fix_to_latin1_sources_and_binary_fixtures_round_trips_byte_for_byte(tmp_path: Path) -> None:
+    """Patches are bytes end to end: `git apply` of what read_change returns gives the fix's exact bytes."""
+    repo = tmp_path / "legacy"
+    (repo / "legacy").mkdir(parents=True)
+    (repo / "tests" / "data").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    old_source = "# -*- coding: latin-1 -*-\nNAME = 'caf\xe9'\n".encode("latin-1")
+    (repo / "legacy" / "names.py").write_bytes(old_source)
+    (repo / "tests" / "test_names.py").write_text("def test_name():\n    pass\n")
+    (repo / "tests" / "data" / "blob.bin").write_bytes(bytes(range(256)))
+    base = commit_all(repo, "legacy names")
+    files = {
+        "legacy/names.py": old_source.replace(b"caf\xe9", b"na\xefve \xa9"),
+        "tests/test_names.py": b"from legacy.names import NAME\n\ndef test_name():\n    assert NAME\n",
+        "tests/data/blob.bin": bytes(range(255, -1, -1)) + b"\x00\xff",
+        "tests/data/caf\xe9.txt": "caf\xe9\n".encode("latin-1"),
+    }
+    for name, data in files.items():
+        (repo / name).write_bytes(data)
+    fix = commit_all(repo, "names: na\xefve")
+    change = read_change(NewTask(repo=repo, commit=fix, out=tmp_path / "out"))
+    assert change.base == base and change.gold_files == ["legacy/names.py"]
+    assert sorted(change.test_files) == [
+        "tests/data/blob.bin",
+        "tests/data/caf\xe9.txt",
+        "tests/test_names.py",
+    ]
+    check = tmp_path / "check"
+    git(tmp_path, "clone", "-q", str(repo), str(check))
+    git(check, "checkout", "-q", base)
+    for patch in (change.gold_patch, change.test_patch):
+        (tmp_path / "p.patch").write_bytes(patch.encode("utf-8"))
+        git(check, "apply", "--binary", str(tmp_path / "p.patch"))
+    for name, data in files.items():
+        assert (check / name).read_bytes() == data, name
 
 
 def test_ranges_and_test_patterns(library: dict[str, str], tmp_path: Path) -> None:
