@@ -132,6 +132,12 @@ def check(cases: list[list[str]], capsys: pytest.CaptureFixture[str]) -> None:
     assert not problems, f"{len(problems)} of {len(cases)}:\n" + "\n".join(problems[:15])
 
 
+@pytest.fixture(autouse=True)
+def _in_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative paths among the bad values (`1/0`, ` `) land in a scratch folder, not the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     tmp = tmp_path_factory.mktemp("corpus")
