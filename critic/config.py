@@ -47,7 +47,9 @@ class TrainConfig(BaseModel):
         False, description="Build the backbone from its config with random weights (tests, smoke runs)."
     )
     data: list[str] = Field(
-        default_factory=list, description="Training sources: run folders, or nebius .parquet/.jsonl files."
+        default_factory=list,
+        description="Training sources, each format detected (critic.data.sources): run folders (ours, "
+        "mini-swe-agent's), .parquet/.jsonl of nebius rows, OpenAI chat logs or Responses-API rollouts.",
     )
     eval_data: list[str] = Field(
         default_factory=list,

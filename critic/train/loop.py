@@ -47,6 +47,7 @@ from torch import nn
 
 from critic.config import TrainConfig
 from critic.data.prepared import Prepared, Window, load_prepared
+from critic.data.sources import source_formats
 from critic.errors import CriticSetupError
 from critic.model import (
     MarkerValues,
@@ -291,7 +292,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
 
     if not cfg.data:
         raise CriticSetupError(
-            "train.data is empty: pass --data RUN_DIR or a nebius .parquet/.jsonl (repeatable)"
+            "train.data is empty: pass --data RUN_DIR or a .parquet/.jsonl of trajectories (repeatable)"
         )
     model, tokenizer = load_model(cfg, d)
     compression = Compression(**cfg.compression.model_dump()) if cfg.compression else None
@@ -389,6 +390,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
         "sharding": sharding,
         "precision": "bf16" if bf16 else "fp32",
         "saved_dtype": str(dtype).removeprefix("torch."),
+        "data_formats": source_formats([*cfg.data, *cfg.eval_data]),
         "epochs": history,
         "final": history[-1] if history else {},
     }

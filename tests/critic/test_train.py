@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM
 from critic.clients.http import LocalCritic
 from critic.config import CriticConfig, TrainConfig
 from critic.data.prepared import load_prepared, serialize
-from critic.data.runs import load_sources
+from critic.data.sources import load_sources
 from critic.data.synthetic import toy_conversation, write_synthetic_jsonl
 from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
 from critic.serialize import Serializer
