@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.configfile import CONFIG_DIR, FileConfig
+from critic.train.lora import LORA_TARGETS
 
 DEFAULT_YAML = CONFIG_DIR / "critic.yaml"
 
@@ -48,7 +49,7 @@ class LoraSettings(BaseModel):
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the adapters' input while training.")
     target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        default_factory=lambda: list(LORA_TARGETS),
         min_length=1,
         description="Names of the linear layers that get adapters (peft's target_modules; Qwen2/Llama names).",
     )

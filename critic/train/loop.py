@@ -63,7 +63,7 @@ from critic.model import (
     save_critic,
 )
 from critic.serialize import CONFIG_KEY, Compression, Serializer
-from critic.train.lora import apply_lora, freeze_in, merge_lora_state, parameter_counts
+from critic.train.lora import merge_lora_state, parameter_counts, prepare_model
 from critic.train.memory import estimate_memory
 from critic.train.metrics import print_metrics, value_metrics
 from critic.train.resume import Progress, find_state, load_state, remove_state, save_state
@@ -148,15 +148,9 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
             dtype=torch.float32,
             from_pretrained=not cfg.random_init,
         )
-    model.config.use_cache = False
-    if cfg.lora is not None:
-        apply_lora(model, cfg.lora)
-        if uses_bf16(cfg, d) and not d.sharded:
-            freeze_in(model, torch.bfloat16)  # frozen weights need no fp32 master copy
-    if cfg.gradient_checkpointing:
-        # transformers 5 renamed the method (same first argument); reentrant recompute breaks under FSDP2
-        enable = getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)
-        enable({"use_reentrant": False})
+    # frozen weights need no fp32 master copy: bf16 in one bf16 process (FSDP2 keeps one dtype per unit)
+    frozen = torch.bfloat16 if cfg.lora is not None and uses_bf16(cfg, d) and not d.sharded else None
+    prepare_model(model, cfg.lora, frozen, cfg.gradient_checkpointing)
     return model, tokenizer
 
 

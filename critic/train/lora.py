@@ -18,14 +18,45 @@ fp32 (sharded across the ranks).
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Protocol
 
-from critic.config import LoraSettings
+if TYPE_CHECKING:  # torch is imported where it is used: critic.config reads LORA_TARGETS from here
+    import torch
+    from torch import nn
 
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+"""Every linear layer of a Qwen2/Llama decoder layer: train.lora's default target_modules."""
 ADAPTER = "default"
 """peft's adapter name: keys read `...q_proj.lora_A.default.weight`."""
 HEAD_NAMES = ("score", "classifier")
+
+
+class LoraSettings(Protocol):
+    """What the functions here read of critic.config.LoraSettings (bench/critic_train.py passes its own)."""
+
+    r: int
+    alpha: float
+    dropout: float
+    target_modules: list[str]
+
+
+def prepare_model(
+    model: nn.Module,
+    lora: LoraSettings | None,
+    frozen_dtype: torch.dtype | None = None,
+    gradient_checkpointing: bool = False,
+) -> None:
+    """Ready a critic for training: no KV cache; LoRA adapters with the rest frozen (in `frozen_dtype`
+    when given); gradient checkpointing. `critic train` and bench/critic_train.py both go through here."""
+    model.config.use_cache = False
+    if lora is not None:
+        apply_lora(model, lora)
+        if frozen_dtype is not None:
+            freeze_in(model, frozen_dtype)
+    if gradient_checkpointing:
+        # transformers 5 renamed the method (same first argument); reentrant recompute breaks under FSDP2
+        enable = getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)
+        enable({"use_reentrant": False})
 
 
 def apply_lora(model: nn.Module, settings: LoraSettings) -> None:
