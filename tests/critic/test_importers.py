@@ -218,10 +218,11 @@ def test_sources_without_labels_or_format_are_one_line_errors(tmp_path):
 
 @pytest.fixture(scope="session")
 def nemo_rollouts() -> Path:
-    """nemo-gym 0.4.0's five real mini-swe-agent rollouts (Apache-2.0), from its wheel, cached across sessions."""
+    """nemo-gym 0.4.0's five real mini-swe-agent rollouts (Apache-2.0), from its wheel, cached across
+    sessions; beside them `example.jsonl`, the five classic Verified rows they ran on."""
     cache = Path(tempfile.gettempdir()) / "swe-search-test-cache" / "nemo-gym-0.4.0"
     target = cache / Path(ROLLOUTS).name
-    if not target.is_file():
+    if not (target.is_file() and (cache / "example.jsonl").is_file()):
         cache.mkdir(parents=True, exist_ok=True)
         cmd = [
             sys.executable,
@@ -239,9 +240,22 @@ def nemo_rollouts() -> Path:
         assert done.returncode == 0, done.stderr[-2000:]
         [wheel] = cache.glob("nemo_gym-0.4.0-*.whl")
         with zipfile.ZipFile(wheel) as z:
+            (cache / "example.jsonl").write_bytes(z.read(str(Path(ROLLOUTS).with_name("example.jsonl"))))
             target.write_bytes(z.read(ROLLOUTS))
         wheel.unlink()
     return target
+
+
+def test_nemo_gym_classic_rows_are_refused_with_the_flag_that_joins_them(nemo_rollouts):
+    from envs.tasks import load_tasks
+    from eval.batch.preflight import TaskNotGradable, check_tasks
+
+    tasks = load_tasks(nemo_rollouts.with_name("example.jsonl"))
+    assert len(tasks) == 5 and not any(t.instance.get("eval_script") for t in tasks)
+    with pytest.raises(
+        TaskNotGradable, match="5 of 5 selected task.* are classic SWE-bench rows .*--fields-from DATASET"
+    ):
+        check_tasks(tasks)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import torch
 from rich.console import Console
 from safetensors.torch import load_file
@@ -37,6 +38,7 @@ def window(encoded) -> Window:
     return Window(torch.tensor(encoded.ids), encoded.markers, encoded.turns)
 
 
+@pytest.mark.slow
 def test_lora_run_lowers_the_loss_and_saves_a_plain_checkpoint(tmp_path):
     train_file = write_synthetic_jsonl(tmp_path / "train.jsonl", 40, seed=1)
     eval_file = write_synthetic_jsonl(tmp_path / "eval.jsonl", 8, seed=100)
