@@ -29,7 +29,6 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from swebench.harness.constants import END_TEST_OUTPUT, NON_TEST_EXTS, START_TEST_OUTPUT
 
 from envs.types import TaskSourceError
 
@@ -227,6 +226,9 @@ def eval_script(base_commit: str, test_patch: str, spec: InstallSpec) -> str:
     The last command before the end marker is the test command (swebench records its exit code
     there). Paths are shell-quoted; the test patch goes in through a here-document.
     """
+    # swebench.harness's package import costs seconds (docker, reporting): only rows that need it pay
+    from swebench.harness.constants import END_TEST_OUTPUT, NON_TEST_EXTS, START_TEST_OUTPUT
+
     if HEREDOC in test_patch:
         raise TaskSourceError(f"the test patch contains the here-document delimiter {HEREDOC}")
     touched = patch_files(test_patch)
