@@ -12,10 +12,14 @@ from agent.progress import silence_library_progress
 TRAIN_HELP = """\
 Train a critic Q(s, a) with TD(lambda) targets on graded trajectories.
 
-Data sources (repeat --data): run folders written by `swe-search run`
-(trajectories/<id>/**/trajectory.json + grades/<id>*.json) and local exports of
-nebius/SWE-agent-trajectories (.parquet or .jsonl). Writes a HF checkpoint and
-metrics.json (held-out AUC, Brier, Spearman, calibration) to --out.
+Data sources (repeat --data; the format of each is detected, critic/data/sources.py):
+run folders written by `swe-search run` (trajectories/<id>/**/trajectory.json +
+grades/<id>*.json); mini-swe-agent run folders (<id>/<id>.traj.json, preds.json and
+a grading result); .parquet/.jsonl files of nebius/SWE-agent-trajectories rows, of
+OpenAI chat logs {messages, resolved} (tool calls rendered as actions), or of
+Responses-API rollouts {response.output, reward} as nemo-gym writes them. Writes a
+HF checkpoint and metrics.json (held-out AUC, Brier, Spearman, calibration, each
+source's format) to --out.
 
 Multi-GPU / multi-node: launch the same command with torchrun (FSDP); see critic/README.md.
 
@@ -50,7 +54,12 @@ def add_critic_commands(subparsers: Any) -> None:
     )
     t.add_argument("-c", "--config", help="YAML with train/serve sections (default: configs/critic.yaml)")
     t.add_argument("--model", help="backbone (HF folder or name) or critic checkpoint to continue")
-    t.add_argument("--data", action="append", help="run folder or nebius .parquet/.jsonl (repeatable)")
+    t.add_argument(
+        "--data",
+        action="append",
+        help="run folder (ours or mini-swe-agent's) or .parquet/.jsonl of nebius rows, OpenAI chat logs or "
+        "Responses-API rollouts (repeatable)",
+    )
     t.add_argument("--eval-data", action="append", help="held-out source (repeatable)")
     t.add_argument("--out", help="output folder for the checkpoint and metrics.json")
     t.add_argument("--epochs", type=int)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.configfile import CONFIG_DIR, FileConfig
+from critic.train.lora import LORA_TARGETS
 
 DEFAULT_YAML = CONFIG_DIR / "critic.yaml"
 
@@ -34,6 +35,26 @@ class CompressionConfig(BaseModel):
     )
 
 
+class LoraSettings(BaseModel):
+    """`train.lora`: low-rank adapters (peft) on the backbone's linear layers; the value head trains in full.
+
+    The checkpoint is written with the adapters merged into the weights (critic.train.lora), so it is
+    the same plain `*ForSequenceClassification` folder a full fine-tune writes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(16, ge=1, description="Rank of each adapter (A: r x in, B: out x r).")
+    alpha: float = Field(
+        32.0, gt=0.0, description="Scale: an adapter adds (alpha / r) * B @ A to its weight."
+    )
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the adapters' input while training.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: list(LORA_TARGETS),
+        min_length=1,
+        description="Names of the linear layers that get adapters (peft's target_modules; Qwen2/Llama names).",
+    )
+
+
 class TrainConfig(BaseModel):
     """`swe-search critic train`: data, TD(lambda) targets, optimisation, evaluation."""
 
@@ -47,7 +68,9 @@ class TrainConfig(BaseModel):
         False, description="Build the backbone from its config with random weights (tests, smoke runs)."
     )
     data: list[str] = Field(
-        default_factory=list, description="Training sources: run folders, or nebius .parquet/.jsonl files."
+        default_factory=list,
+        description="Training sources, each format detected (critic.data.sources): run folders (ours, "
+        "mini-swe-agent's), .parquet/.jsonl of nebius rows, OpenAI chat logs or Responses-API rollouts.",
     )
     eval_data: list[str] = Field(
         default_factory=list,
@@ -107,6 +130,11 @@ class TrainConfig(BaseModel):
     )
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in backward (long contexts)."
+    )
+    lora: LoraSettings | None = Field(
+        None,
+        description="Train low-rank adapters instead of every weight (a 7B critic on one 80 GB GPU); the "
+        "saved checkpoint has them merged. null: full fine-tuning.",
     )
     device: str = Field(
         "auto", description="auto, cpu, cuda or cuda:N (under torchrun each rank uses its LOCAL_RANK GPU)."

@@ -5,6 +5,10 @@
 - a local `.json` (a list of rows), `.jsonl` or `.parquet` file of SWE-bench rows;
 - a swebench 5 task repo folder (`tasks/<id>/{task.yaml, ..., Dockerfile}`), e.g. `examples/tasks`.
 
+Rows without swebench 5's grading fields are filled by envs.rows: SWE-rebench rows from their
+`install_config`, classic rows from the `fields_from` dataset's row of the same id, others from a
+`spec` file (docs/tasks.md); with either source given, selected rows left unfilled are refused.
+
 Filters apply in this order: `filter` (regex searched in the instance id), `instances` (exact ids),
 `shuffle_seed` (shuffle), `slice` ("start:stop[:step]").
 
@@ -28,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from envs import rows
 from envs.types import Task, TaskSourceError
 
 ALIASES = {
@@ -103,9 +108,16 @@ def load_tasks(
     filter: str | None = None,  # noqa: A002
     shuffle_seed: int | None = None,
     split: str = "test",
+    fields_from: str | None = None,
+    spec: str | Path | None = None,
 ) -> list[Task]:
-    """Load tasks from a dataset (see the module docstring) and apply the filters."""
-    tasks = [row_to_task(row, where) for where, row in _dataset_rows(str(dataset), split)]
+    """Load tasks from a dataset (see the module docstring), fill their fields, apply the filters."""
+    raw = _dataset_rows(str(dataset), split)
+    spec_file = rows.SpecFile.load(spec) if spec else None
+    filled = rows.derive_rows(
+        [row for _, row in raw], _fields_index(fields_from, split), spec_file, fields_from or ""
+    )
+    tasks = [row_to_task(row, where) for (where, _), row in zip(raw, filled, strict=True)]
     if filter:
         try:
             pattern = re.compile(filter)
@@ -122,6 +134,7 @@ def load_tasks(
         random.Random(shuffle_seed).shuffle(tasks)
     if slice:
         tasks = tasks[parse_slice(slice)]
+    rows.check_filled([t.instance for t in tasks], fields_from, spec_file)
     return tasks
 
 
@@ -161,7 +174,18 @@ def row_to_task(row: dict[str, Any], where: str = "row") -> Task:
 
 def swebench_image(instance_id: str) -> str:
     """The public SWE-bench image of an instance: `__` becomes `_1776_`, all lowercase."""
-    return f"swebench/sweb.eval.x86_64.{instance_id}:latest".replace("__", "_1776_").lower()
+    return rows.SWEBENCH_IMAGE.format(docker_id=rows.docker_id(instance_id))
+
+
+def _fields_index(fields_from: str | None, split: str) -> dict[str, dict[str, Any]] | None:
+    """The rows of the --fields-from dataset by instance id (None: no such dataset)."""
+    if not fields_from:
+        return None
+    return {
+        str(row.get("instance_id")): row
+        for _, row in _dataset_rows(fields_from, split)
+        if isinstance(row, dict)
+    }
 
 
 def parse_slice(text: str) -> slice:

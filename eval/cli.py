@@ -110,6 +110,19 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
         "file | a swebench task repo folder such as examples/tasks",
     )
     g.add_argument(
+        "--fields-from",
+        metavar="DATASET",
+        help="fill classic SWE-bench rows (no eval_script, log_parser, eval_type) from this swebench 5 "
+        "dataset's rows of the same instance id: an alias, an HF id such as SWE-bench/SWE-bench_Verified, "
+        "or a .jsonl/.parquet file (docs/tasks.md)",
+    )
+    g.add_argument(
+        "--spec",
+        metavar="FILE",
+        help="YAML {repo: {version: {test_cmd, log_parser}}}: the install spec of rows that have none "
+        "(SWE-Gym and the like; docs/tasks.md)",
+    )
+    g.add_argument(
         "--instances",
         nargs="+",
         action=_Ids,

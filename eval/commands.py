@@ -51,6 +51,8 @@ def preflight_errors() -> tuple[type[BaseException], ...]:
 
 FLAG_KEYS: dict[str, str | tuple[str, ...]] = {
     "dataset": "dataset",
+    "fields_from": "fields_from",
+    "spec": "spec",
     "instances": "instances",
     "slice": "slice",
     "filter": "filter",
@@ -176,7 +178,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not args.predictions.is_file():
             raise RunnerError(f"predictions file {args.predictions} not found")
         tasks = select_tasks(
-            args.dataset, args.instances, args.slice, args.filter, args.shuffle, args.shard, check=False
+            args.dataset,
+            args.instances,
+            args.slice,
+            args.filter,
+            args.shuffle,
+            args.shard,
+            check=False,
+            fields_from=args.fields_from,
+            spec=args.spec,
         )
         match_predictions(args.predictions, tasks)  # and checks that the matched tasks can be graded
     out = args.out or Path("runs") / f"eval-{args.predictions.stem}"

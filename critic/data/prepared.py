@@ -21,7 +21,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from critic.data.runs import Episode, load_sources
+from critic.data.runs import Episode
+from critic.data.sources import load_sources
 from critic.serialize import ContextTooLong, Serializer
 from envs.files import write_atomic
 

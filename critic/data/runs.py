@@ -183,18 +183,3 @@ def load_nebius(path: str | Path, limit: int | None = None) -> list[Episode]:
         raise DataError(f"{path}: expected a .parquet or .jsonl file")
     rows = rows[:limit] if limit is not None else rows
     return [nebius_row_to_episode(r, source=f"{path}:{i}") for i, r in enumerate(rows)]
-
-
-def load_sources(sources: list[str | Path], limit: int | None = None) -> list[Episode]:
-    """Episodes from each source: a run folder, or a nebius .parquet/.jsonl file."""
-    episodes: list[Episode] = []
-    for src in sources:
-        p = Path(src)
-        if p.is_dir():
-            episodes += load_run_folder(p)
-        elif p.is_file():
-            episodes += load_nebius(p, limit=limit)
-        else:
-            raise DataError(f"{src}: no such run folder or file")
-    episodes = [e for e in episodes if e.turns > 0]
-    return episodes[:limit] if limit is not None else episodes

@@ -27,6 +27,11 @@ all-gathers bf16 copies of the parameters and reduces gradients in fp32 (`MixedP
 so it runs without autocast. The checkpoint is written in `save_dtype` (bf16 after bf16 training),
 gathered one tensor at a time so that rank 0 holds no more than the saved size.
 See critic/README.md for a multi-node 70B launch.
+
+LoRA (`train.lora`, critic.train.lora): adapters on the backbone's linear layers and the value head
+train, the rest is frozen (in bf16 when one process trains in bf16); AdamW holds only the trainable
+parameters, and the checkpoint is written with the adapters merged. Before training, rank 0 prints
+the trainable parameter count and a memory estimate per GPU (critic.train.memory).
 """
 
 from __future__ import annotations
@@ -45,8 +50,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from critic.config import TrainConfig
+from critic.config import LoraSettings, TrainConfig
 from critic.data.prepared import Prepared, Window, load_prepared
+from critic.data.sources import source_formats
 from critic.errors import CriticSetupError
 from critic.model import (
     MarkerValues,
@@ -57,6 +63,8 @@ from critic.model import (
     save_critic,
 )
 from critic.serialize import CONFIG_KEY, Compression, Serializer
+from critic.train.lora import merge_lora_state, parameter_counts, prepare_model
+from critic.train.memory import estimate_memory
 from critic.train.metrics import print_metrics, value_metrics
 from critic.train.resume import Progress, find_state, load_state, remove_state, save_state
 from critic.train.targets import monte_carlo_returns, td_lambda_targets
@@ -146,11 +154,9 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
             dtype=torch.float32,
             from_pretrained=not cfg.random_init,
         )
-    model.config.use_cache = False
-    if cfg.gradient_checkpointing:
-        # transformers 5 renamed the method (same first argument); reentrant recompute breaks under FSDP2
-        enable = getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)
-        enable({"use_reentrant": False})
+    # frozen weights need no fp32 master copy: bf16 in one bf16 process (FSDP2 keeps one dtype per unit)
+    frozen = torch.bfloat16 if cfg.lora is not None and uses_bf16(cfg, d) and not d.sharded else None
+    prepare_model(model, cfg.lora, frozen, cfg.gradient_checkpointing)
     return model, tokenizer
 
 
@@ -297,7 +303,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
 
     if not cfg.data:
         raise CriticSetupError(
-            "train.data is empty: pass --data RUN_DIR or a nebius .parquet/.jsonl (repeatable)"
+            "train.data is empty: pass --data RUN_DIR or a .parquet/.jsonl of trajectories (repeatable)"
         )
     model, tokenizer = load_model(cfg, d)
     compression = Compression(**cfg.compression.model_dump()) if cfg.compression else None
@@ -329,7 +335,22 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
         )
     pad_id = tokenizer.pad_token_id
     bf16 = uses_bf16(cfg, d)
+    trainable, total = parameter_counts(model)  # before wrap: FSDP2 replaces the parameters with shards
+    memory = estimate_memory(
+        model,
+        tokens=cfg.micro_batch_size * cfg.max_context,
+        bf16=bf16,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        world=d.world,
+    )
     net = wrap(model, d, bf16)
+    lora = (
+        f"LoRA r={cfg.lora.r} on {', '.join(cfg.lora.target_modules)} + value head"
+        if cfg.lora
+        else "all weights"
+    )
+    say(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%; {lora})")
+    say(f"{memory.line()} (micro batch {cfg.micro_batch_size} x {cfg.max_context} tokens)")
     sharding = "fsdp" if d.sharded else "none"
     say(
         f"critic train: {len(train_data)} train / {len(eval_data)} held-out trajectories, "
@@ -340,7 +361,8 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
     micro_per_rank = math.ceil(n_windows / d.world / cfg.micro_batch_size)
     accum = max(1, cfg.batch_size // (cfg.micro_batch_size * d.world))
     total_steps = max(1, cfg.epochs * math.ceil(micro_per_rank / accum))
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [p for p in net.parameters() if p.requires_grad]  # LoRA: adapters and the value head
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, int(cfg.warmup_ratio * total_steps), total_steps)
 
     out = Path(cfg.out_dir)
@@ -376,7 +398,7 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
             losses.append(float(loss.detach()))
             if (m + 1) % accum == 0 or m + 1 == len(micro_batches):
                 # sharded gradients are DTensors: the norm is the global one
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 opt.step()
                 sched.step()
                 opt.zero_grad(set_to_none=True)
@@ -395,13 +417,17 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
             save_state(out, net, opt, sched, Progress(epoch + 1, step, history), cfg)
 
     dtype = save_dtype(cfg, bf16)
-    _save(net, model, tokenizer, out, d, dtype)
+    _save(net, model, tokenizer, out, d, dtype, cfg.lora)
     result = {
         "config": cfg.model_dump(),
         "world_size": d.world,
         "sharding": sharding,
         "precision": "bf16" if bf16 else "fp32",
         "saved_dtype": str(dtype).removeprefix("torch."),
+        "data_formats": source_formats([*cfg.data, *cfg.eval_data]),
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "memory_estimate_gb": round(memory.total / 1e9, 2),
         "epochs": history,
         "final": history[-1] if history else {},
     }
@@ -420,10 +446,19 @@ def _mean_across(x: float, d: Dist) -> float:
     return float(t) / d.world
 
 
-def _save(net: nn.Module, model: nn.Module, tokenizer: Any, out: Path, d: Dist, dtype: torch.dtype) -> None:
+def _save(
+    net: nn.Module,
+    model: nn.Module,
+    tokenizer: Any,
+    out: Path,
+    d: Dist,
+    dtype: torch.dtype,
+    lora: LoraSettings | None = None,
+) -> None:
     """Rank 0 writes the full (unsharded) checkpoint in `dtype`; when sharded, every rank joins the gather."""
     if not d.sharded:
-        save_critic(model, tokenizer, out, dtype)
+        state = merge_lora_state(model.state_dict(), lora) if lora else None  # a plain checkpoint
+        save_critic(model, tokenizer, out, dtype, state_dict=state)
         return
     from torch.distributed.tensor import DTensor
 
@@ -438,5 +473,5 @@ def _save(net: nn.Module, model: nn.Module, tokenizer: Any, out: Path, d: Dist, 
             )
         del full
     if d.main:
-        save_critic(model, tokenizer, out, dtype, state_dict=state)
+        save_critic(model, tokenizer, out, dtype, state_dict=merge_lora_state(state, lora) if lora else state)
     dist.barrier()

@@ -57,6 +57,15 @@ class RunConfig(FileConfig):
         "examples/tasks",
         description="verified | a Hugging Face dataset id | a .json/.jsonl/.parquet file | a swebench task repo.",
     )
+    fields_from: str | None = Field(
+        None,
+        description="A swebench 5 dataset whose rows fill classic rows' image, eval_script, log_parser "
+        "and eval_type by instance id (docs/tasks.md).",
+    )
+    spec: str | None = Field(
+        None,
+        description="YAML file of install specs per repo and version for rows that have none (docs/tasks.md).",
+    )
     instances: list[str] | None = Field(None, description="Only these instance ids (None: all).")
     slice: str | None = Field(None, description="Python slice of the task list, e.g. '0:10'.")
     filter: str | None = Field(None, description="Regular expression that instance ids must match.")

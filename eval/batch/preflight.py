@@ -30,8 +30,9 @@ from envs.types import Task
 SWEBENCH5_FIELDS = ("eval_script", "log_parser", "eval_type")
 """What swebench 5's make_test_spec needs beyond the classic 12-field SWE-bench rows."""
 CLASSIC_HINT = (
-    "use a dataset that carries swebench 5's fields (eval_script, log_parser, eval_type), "
-    "or a local clone of a swebench 5 task repo (e.g. --dataset examples/tasks)"
+    "join swebench 5's fields by instance id with --fields-from DATASET (e.g. --fields-from "
+    "SWE-bench/SWE-bench_Verified for Verified rows), or give the test command and log parser per repo "
+    "and version with --spec FILE (docs/tasks.md)"
 )
 SHOWN = 3
 """Tasks named in the message; the rest are counted."""

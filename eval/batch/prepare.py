@@ -60,12 +60,23 @@ def select_tasks(
     shuffle: int | None = None,
     shard_spec: str | None = None,
     check: bool = True,
+    fields_from: str | None = None,
+    spec: str | Path | None = None,
 ) -> list[Task]:
-    """Load the dataset, apply the selection flags, then take this machine's shard.
+    """Load the dataset (rows filled from `fields_from` / `spec`, envs.rows), apply the selection
+    flags, then take this machine's shard.
 
     With `check`, refuse tasks that could not be graded (eval.batch.preflight) before anything runs.
     """
-    tasks = load_tasks(dataset, instances=instances, slice=slice_, filter=filter_, shuffle_seed=shuffle)
+    tasks = load_tasks(
+        dataset,
+        instances=instances,
+        slice=slice_,
+        filter=filter_,
+        shuffle_seed=shuffle,
+        fields_from=fields_from,
+        spec=spec,
+    )
     if shard_spec:
         i, n = parse_shard(shard_spec)
         tasks = shard_tasks(tasks, i, n)
@@ -113,7 +124,14 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
     critic = make_critic(config.critic, out)
     config.search.check_critic(critic)
     tasks = select_tasks(
-        config.dataset, config.instances, config.slice, config.filter, config.shuffle, config.shard
+        config.dataset,
+        config.instances,
+        config.slice,
+        config.filter,
+        config.shuffle,
+        config.shard,
+        fields_from=config.fields_from,
+        spec=config.spec,
     )
     check_tasks = getattr(policy_for, "check_tasks", None)
     if callable(check_tasks):  # e.g. the testbed policy needs every task's gold patch and decoys

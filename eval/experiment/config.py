@@ -23,7 +23,18 @@ DEFAULT_EXPERIMENT_YAML = DEFAULT_RUN_YAML.parent / "experiment.yaml"
 TINY = "tiny"
 """`critic.model: tiny` trains a tiny random Qwen2 critic from scratch (critic.model.make_tiny_critic)."""
 
-RUN_FIELDS_SET_PER_PHASE = ("dataset", "instances", "slice", "filter", "shuffle", "shard", "out", "run_id")
+RUN_FIELDS_SET_PER_PHASE = (
+    "dataset",
+    "fields_from",
+    "spec",
+    "instances",
+    "slice",
+    "filter",
+    "shuffle",
+    "shard",
+    "out",
+    "run_id",
+)
 """RunConfig fields the experiment sets for every phase; a value given in the `run` section is an error."""
 
 
@@ -36,6 +47,14 @@ class TaskSelection(BaseModel):
     slice: str | None = Field(None, description="Python slice of the task list, e.g. '0:50'.")
     filter: str | None = Field(None, description="Regular expression that instance ids must match.")
     shuffle: int | None = Field(None, description="Shuffle the tasks with this seed before slicing.")
+    fields_from: str | None = Field(
+        None,
+        description="A swebench 5 dataset that fills this dataset's classic rows by instance id "
+        "(--fields-from; docs/tasks.md), e.g. verified for princeton-nlp's Verified rows.",
+    )
+    spec: str | None = Field(
+        None, description="Install specs per repo and version for rows without one (--spec; docs/tasks.md)."
+    )
 
 
 class SplitRule(BaseModel):

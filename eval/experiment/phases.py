@@ -39,7 +39,7 @@ from envs.types import Task
 from eval.batch.config import RunConfig
 from eval.batch.prepare import lock_folder, prepare, select_tasks, unlock_folder
 from eval.batch.run import run_batch
-from eval.experiment.config import TINY, ExperimentConfig, SplitRule
+from eval.experiment.config import TINY, ExperimentConfig, SplitRule, TaskSelection
 from eval.experiment.layout import (
     COMPLETE,
     PLAN,
@@ -120,7 +120,15 @@ def resolve_splits(config: ExperimentConfig) -> Splits:
     """Load the dataset(s), apply the selections and the split; both splits must be non-empty."""
 
     def load(dataset: str, sel: Any) -> list[Task]:
-        return select_tasks(dataset, sel.instances, sel.slice, sel.filter, sel.shuffle)
+        return select_tasks(
+            dataset,
+            sel.instances,
+            sel.slice,
+            sel.filter,
+            sel.shuffle,
+            fields_from=sel.fields_from,
+            spec=sel.spec,
+        )
 
     if config.dataset is not None:
         assert config.split is not None
@@ -150,12 +158,14 @@ def _run_config(
     out: Path,
     critic: str | None,
     search: dict[str, Any],
+    select: TaskSelection,
 ) -> RunConfig:
     """The `run` section with this phase's tasks, folder, critic and search settings (one run at a time)."""
     run = config.run
     policy = {**run.policy, **({"seed": seed} if config.seed_policy else {})}
     data = run.model_dump(mode="json")
     data.update(dataset=dataset, instances=ids, out=str(out), critic=critic, policy=policy)
+    data.update(fields_from=select.fields_from, spec=select.spec)
     data["search"] = {**data["search"], "concurrency": 1, "seed": seed, **search}
     return RunConfig.model_validate(data)
 
@@ -165,7 +175,9 @@ def collect_config(config: ExperimentConfig, splits: Splits, seed: int) -> RunCo
     c = config.collect
     search = {"strategy": "select", "n": c.m, "rule": "random", "temperature": c.temperature}
     out = phase_dir(config.out, seed, "collect")
-    return _run_config(config, seed, splits.train_dataset, splits.train, out, None, search)
+    return _run_config(
+        config, seed, splits.train_dataset, splits.train, out, None, search, config.train_select
+    )
 
 
 POOL_SEARCH: dict[str, dict[str, Any]] = {
@@ -186,7 +198,9 @@ def pool_config(config: ExperimentConfig, splits: Splits, seed: int, pool: str) 
         search["k"] = e.k
     critic = f"const:{e.constant}" if pool == "const" else str(checkpoint_dir(config.out, seed).resolve())
     out = pool_dir(config.out, seed, pool)
-    return _run_config(config, seed, splits.eval_dataset, splits.heldout, out, critic, search)
+    return _run_config(
+        config, seed, splits.eval_dataset, splits.heldout, out, critic, search, config.eval_select
+    )
 
 
 def train_config(config: ExperimentConfig, seed: int) -> Any:

@@ -7,6 +7,7 @@ minutes measuring, not repairing imports.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -78,3 +79,18 @@ def test_the_7b_shape_builds_with_a_scalar_head():
     assert 7.0e9 < params < 7.2e9, params
     assert model.score.weight.shape == (1, 3584)
     assert model.config.num_hidden_layers == 28
+
+
+def test_training_bench_dry_runs_without_service_dependencies(tmp_path):
+    """bench/device_critic_train.sh's Python on a tiny shape on CPU, as the device image would run it."""
+    out = tmp_path / "train.md"
+    argv = ["--size", "tiny", "--context", "256", "--steps", "2", "--device", "cpu", "--out", str(out)]
+    code = RUN_WITHOUT.format(blocked=NOT_ON_DEVICE, argv=argv).replace("critic_scoring", "critic_train")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["context"] == 256 and result["lora_r"] == 16 and result["gradient_checkpointing"]
+    assert 0 < result["trainable_parameters"] < result["total_parameters"] and result["tokens_per_s"] > 0
+    assert len(result["losses"]) == 2 and "memory estimate per GPU" in proc.stdout

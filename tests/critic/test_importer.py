@@ -4,7 +4,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from critic.data.runs import DataError, load_nebius, load_run_folder, load_sources
+from critic.data.runs import DataError, load_nebius, load_run_folder
+from critic.data.sources import load_sources
 
 ROW = {
     "instance_id": "astropy__astropy-12907",

@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM
 from critic.clients.http import LocalCritic
 from critic.config import CriticConfig, TrainConfig
 from critic.data.prepared import load_prepared, serialize
-from critic.data.runs import load_sources
+from critic.data.sources import load_sources
 from critic.data.synthetic import toy_conversation, write_synthetic_jsonl
 from critic.model import backbone, load_critic, make_tiny_critic, make_tiny_tokenizer, tiny_config
 from critic.serialize import Serializer
@@ -204,11 +204,16 @@ def test_bf16_autocast_computes_in_bf16_on_fp32_master_weights(tmp_path):
 @pytest.mark.slow
 def test_killed_training_resumes_from_its_last_state_even_on_two_ranks(tmp_path):
     """kill -9 once epoch 1's state is written; the same command under torchrun (2 gloo ranks, so
-    the one-process state is resharded on load) ends with the weights of an uninterrupted run."""
+    the one-process state is resharded on load) ends with the weights of an uninterrupted run.
+
+    With LoRA (train.lora): the state holds the frozen base, the adapters and the value head (only
+    the trainable ones in AdamW), FSDP2 shards a model of frozen and trainable parameters, and the
+    two merged checkpoints agree. Full fine-tuning on two ranks is test_torchrun_fsdp_on_cpu_trains_like_one_process."""
     train_file = write_synthetic_jsonl(tmp_path / "train.jsonl", 60, seed=1)
     eval_file = write_synthetic_jsonl(tmp_path / "eval.jsonl", 16, seed=100)
     init = make_tiny_critic(tmp_path / "init")
-    settings = dict(epochs=3, batch_size=8, micro_batch_size=1, lr=1e-3, log_every=1000)
+    lora = {"r": 4, "alpha": 8.0}
+    settings = dict(epochs=3, batch_size=8, micro_batch_size=1, lr=1e-3, log_every=1000, lora=lora)
     out = tmp_path / "run"
     cmd = [sys.executable, *train_command(init, train_file, eval_file, out, settings)]
     with (tmp_path / "first.log").open("w") as log:

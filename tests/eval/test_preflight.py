@@ -87,7 +87,7 @@ def test_classic_swebench_rows_are_refused_with_what_to_do(tmp_path, example_tas
     data = tmp_path / "classic.jsonl"
     data.write_text(json.dumps(row) + "\n")
     line = assert_refused(run(tmp_path, "pf-classic", "--dataset", str(data)), "pf-classic", "eval_script")
-    assert "swebench 5" in line and "task repo" in line
+    assert "swebench 5" in line and "--fields-from DATASET" in line and "--spec FILE" in line
 
 
 def test_classic_rows_are_refused_by_eval_too(tmp_path, example_task_images):
