@@ -4,6 +4,7 @@
     swe-search eval --predictions preds.jsonl --dataset DATASET         grade a predictions file
     swe-search report RUN_DIR                                           rewrite a run's report
     swe-search experiment [-c configs/experiment.yaml] [key.path=value ...]  collect, train, evaluate, table
+    swe-search inspect PATH [--port 8765] [--host] [--export DIR]       a web page of runs (eval.inspector)
     swe-search images base|build ...  /  swe-search envs cleanup       (envs.cli)
     swe-search tasks new --repo PATH --commit FIX --out TASK_REPO      a task from a fix commit (envs.cli)
     swe-search critic train|serve ...                                   (critic.cli)
@@ -308,6 +309,19 @@ def _add_experiment(sub: Any) -> None:
     p.set_defaults(func=cmd_experiment)
 
 
+def _add_inspect(sub: Any) -> None:
+    from eval.inspector.cli import DESCRIPTION, add_arguments, run
+
+    p = sub.add_parser(
+        "inspect",
+        help="a local web page of runs and experiments: every step's candidates, their Q, the pick",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="swe-search",
@@ -319,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_report(sub)
     _add_experiment(sub)
+    _add_inspect(sub)
     envs.cli.add_env_commands(sub, task_check=task_check)
     critic.cli.add_critic_commands(sub)
     return parser

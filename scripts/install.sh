@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything swe-search needs on a fresh Debian/Ubuntu machine, idempotently:
-# system packages (docker.io, debootstrap), Python deps (CPU torch), a running Docker
-# daemon, the offline base image and the example-task images. Rerunning it changes nothing.
+# system packages (docker.io, debootstrap; chromium and chromium-driver for the browser tests),
+# Python deps (CPU torch), a running Docker daemon, the offline base image and the example-task
+# images. Rerunning it changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,9 @@ log() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
 need_apt=()
 command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+# Debian's headless browser and its driver: the tests drive `swe-search inspect`'s pages in it (selenium)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "apt-get install ${need_apt[*]}"

@@ -55,6 +55,12 @@ def test_an_installed_wheel_reads_the_same_defaults_as_the_source_tree(tmp_path)
         zf.extractall(site)
     shipped = {Path(n).name for n in names if n.startswith("configs/")}
     assert shipped == {p.name for p in (ROOT / "configs").glob("*.yaml")}
+    pages = {n for n in names if n.startswith("eval/inspector/") and not n.endswith(".py")}
+    assert pages == {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "eval" / "inspector").rglob("*")
+        if p.suffix in (".html", ".css", ".js")
+    }, "swe-search inspect's templates and static files must ship in the wheel"
 
     installed = _defaults(tmp_path, site)  # from a folder outside the repository
     assert all(Path(d) == site / "configs" for d in installed["dirs"]), installed["dirs"]
