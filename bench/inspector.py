@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import random
 import shutil
 import statistics
@@ -240,11 +241,13 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="inspect-bench-")) / "run"
     try:
         t0 = time.perf_counter()
-        if not (folder / "instances").is_dir():
+        reused = (folder / "instances").is_dir()
+        if not reused:
             make_folder(folder, args.instances, args.runs, args.steps, args.k)
-        made = time.perf_counter() - t0
+        made = "reused" if reused else f"generated in {time.perf_counter() - t0:.0f} s"
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         pages = measure(folder, args.repeat)
+        load = os.getloadavg()[0]
     finally:
         if args.keep is None:
             shutil.rmtree(folder.parent, ignore_errors=True)
@@ -258,8 +261,9 @@ def main() -> None:
             f"# `swe-search inspect` on {args.instances} instances x {args.runs} runs ({datetime.date.today()})",
             "",
             f"A generated lookahead+select run folder: {args.steps} steps per run, K={args.k}, "
-            f"{size / 1e6:.0f} MB on disk (generated in {made:.0f} s). Each page over HTTP from the real "
-            f"server on loopback: the first answer, then the median and worst of {args.repeat} more.",
+            f"{size / 1e6:.0f} MB on disk ({made}). Each page over HTTP from the real "
+            f"server on loopback: the first answer, then the median and worst of {args.repeat} more "
+            f"(load average {load:.1f} during the run; the files were in the page cache, as just written).",
             "",
             "| page | first | median | worst | size | goal |",
             "|---|---|---|---|---|---|",

@@ -108,6 +108,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 def print_summary(report_md: Path, console: Console) -> None:
     """The Pass@1 table and where the report is."""
     import json
+    import shlex
 
     from rich.table import Table
 
@@ -119,6 +120,7 @@ def print_summary(report_md: Path, console: Console) -> None:
         table.add_row(name, value)
     console.print(table)
     console.print(f"report: {report_md}")
+    console.print(f"see every decision: swe-search inspect {shlex.quote(str(report_md.parent))}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,6 +106,8 @@ def print_table(report_md: Path, console: Console) -> None:
         gains.add_row(*row)
     console.print(gains)
     console.print(f"report: {escape(str(report_md))}", soft_wrap=True)
+    # print, not the console: the command stays one line that can be copied, however narrow the terminal
+    print(f"see every decision: swe-search inspect {shlex.quote(str(report_md.parent))}")
 
 
 def run_and_print(experiment: Experiment, console: Console, exit_interrupted: int) -> int:

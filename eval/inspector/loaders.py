@@ -290,8 +290,9 @@ class RunFolder:
                     "failure": r.get("failure") or s.get("error"),
                 }
             )
+        by = rule if rule in ("final_q", "mean_q") else "final_q"  # the random rule draws: rank by final Q
         ranked = sorted(
-            runs, key=lambda x: rank_key(_Ranked(x["preferred"], x["final_q"], x["mean_q"]), x["index"], rule)
+            runs, key=lambda x: rank_key(_Ranked(x["preferred"], x["final_q"], x["mean_q"]), x["index"], by)
         )
         for place, run in enumerate(reversed(ranked), start=1):
             run["rank"] = place

@@ -3,7 +3,8 @@
 The testbed policy (agent/testbed.py) plays every train task M times, a tiny critic is trained from
 scratch on those graded runs, and the held-out library (tasks the critic never saw) is run in the
 three pools. The learned critic's selection must beat the mean single run there, and the
-constant-critic control must match base. (That fixed seeds give the same table twice is
+constant-critic control must match base. `swe-search inspect` is then checked on this experiment and
+its real run folders in headless chromium. (That fixed seeds give the same table twice is
 tests/eval/test_experiment.py's, on a cheaper policy.)
 """
 
@@ -13,9 +14,12 @@ import json
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from envs.images import build_task_images
 from envs.tasks import load_tasks
+from tests.helpers.browser import assert_no_alert, chromium, network_requests, screenshot_is_drawn, served
+from tests.helpers.commands import swe_search
 from tests.helpers.containers import labelled_containers
 from tests.helpers.experiment import PLAIN_ENTRY, REPO, experiment_command, run_experiment
 
@@ -76,3 +80,84 @@ def test_constant_critic_control_matches_base_on_the_testbed(first):
     gap = res["gains"]["control_minus_base"]
     assert gap["lo"] <= 0.0 <= gap["hi"]
     assert res["goals"]["control_equals_base"]["met"] is True
+
+
+def _pool(out: Path, name: str) -> Path:
+    return out / "seed-0" / "evaluate" / name
+
+
+def test_the_inspector_shows_the_experiment_and_its_real_runs_in_chromium(first, tmp_path):
+    """`swe-search inspect` on this real experiment, in headless chromium: the table links to its pools;
+    a pool's overview lists every held-out instance with its grade; selection's pick is the run
+    selection.json names; a lookahead step shows the K candidates with the Q values trajectory.json
+    holds, the chosen one marked; the static export opens from file:// with no network."""
+    out, report = first
+    res = report["results"]["0"]
+    heldout = report["splits"]["heldout"]
+    with served(out) as url, chromium() as driver:
+        driver.get(url)
+        assert_no_alert(driver)
+        for key in ("base", "lookahead", "select", "both"):
+            cell = driver.find_element(
+                By.CSS_SELECTOR, f'#table-0 tr[data-critic="learned"] td[data-cell="{key}"]'
+            )
+            assert f"{100 * res['table'][key]['value']:.1f}%" in cell.text
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#cost-0 tbody tr")) == len(
+            res["cost"]["per_instance"]
+        )
+        cell = driver.find_element(By.CSS_SELECTOR, '#table-0 td[data-cell="lookahead"] a.pool')
+        cell.click()
+        pool = _pool(out, "lookahead")
+        records = {p.parent.name: json.loads(p.read_text()) for p in pool.glob("instances/*/done.json")}
+        rows = {
+            r.get_attribute("data-id"): r
+            for r in driver.find_elements(By.CSS_SELECTOR, "#instances tbody tr")
+        }
+        assert set(rows) == set(heldout) == set(records)
+        for iid, row in rows.items():
+            assert row.find_element(By.CSS_SELECTOR, "td.grade").text == records[iid]["grade_status"]
+
+        for name in ("base", "lookahead"):  # select, and lookahead+select
+            for iid in heldout:
+                chosen = json.loads((_pool(out, name) / "trajectories" / iid / "selection.json").read_text())[
+                    "chosen"
+                ]
+                driver.get(f"{url}seed-0/evaluate/{name}/i/{iid}.html")
+                assert driver.find_element(By.CSS_SELECTOR, "tr.picked").get_attribute("data-run") == str(
+                    chosen
+                )
+                assert driver.find_element(By.ID, "picked").text == f"run {chosen}"
+
+        scored = [
+            (path, t, step)
+            for path in sorted(pool.glob("trajectories/*/run-*/trajectory.json"))
+            for t, step in enumerate(json.loads(path.read_text())["steps"])
+            if len(step["candidates"]) > 1 and all(c["q"] is not None for c in step["candidates"])
+        ]
+        assert scored, "the lookahead pool has no step with several scored candidates"
+        path, t, step = scored[0]
+        driver.get(f"{url}seed-0/evaluate/lookahead/i/{path.parent.parent.name}/{path.parent.name}.html")
+        items = driver.find_elements(By.CSS_SELECTOR, f"#step-{t} li.candidate")
+        assert [float(i.get_attribute("data-q")) for i in items] == [c["q"] for c in step["candidates"]]
+        assert [i.find_element(By.CSS_SELECTOR, ".qv").text for i in items] == [
+            f"{c['q']:.3f}" for c in step["candidates"]
+        ]
+        assert [i for i, li in enumerate(items) if "chosen" in li.get_attribute("class").split()] == [
+            step["chosen_index"]
+        ]
+        assert sum(int(li.get_attribute("data-count")) for li in items) == sum(
+            c["count"] for c in step["candidates"]
+        )
+        screenshot_is_drawn(driver, tmp_path / "lookahead-run.png")
+
+    site = tmp_path / "site"
+    done = swe_search("inspect", str(out), "--export", str(site))
+    assert done.returncode == 0, done.stderr
+    with chromium() as driver:
+        driver.get((site / "index.html").as_uri())
+        driver.find_element(By.CSS_SELECTOR, '#table-0 td[data-cell="select"] a.pool').click()
+        driver.find_element(By.LINK_TEXT, heldout[0]).click()
+        driver.find_element(By.CSS_SELECTOR, "tr.picked a").click()
+        assert driver.find_elements(By.CSS_SELECTOR, ".step")
+        fetched = network_requests(driver)
+        assert fetched and all(u.startswith("file://") for u in fetched), fetched
