@@ -61,6 +61,7 @@ def environment() -> Environment:
     env.filters["num"] = lambda v: "-" if v is None else f"{v:,}"
     env.filters["diff"] = loaders.diff_lines
     env.filters["fold"] = loaders.fold
+    env.filters["headline"] = loaders.headline
     return env
 
 

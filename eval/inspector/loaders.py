@@ -341,9 +341,16 @@ def _first(*values: Any) -> Any:
 # ----------------------------------------------------------------------------- one run's page
 
 
-def fold(text: str) -> bool:
+def fold(text: str, lines: int = FOLD_LINES) -> bool:
     """Whether a text is long enough to show folded."""
-    return len(text) > FOLD_CHARS or text.count("\n") > FOLD_LINES
+    return len(text) > FOLD_CHARS or text.count("\n") > lines
+
+
+def headline(text: str, width: int = 120) -> str:
+    """The first line of a text, cut to `width`, with an ellipsis when anything was left out."""
+    first = text.split("\n", 1)[0]
+    cut = first[:width]
+    return cut + (" …" if len(cut) < len(text) else "")
 
 
 def q_range(steps: list[dict[str, Any]]) -> tuple[float, float]:

@@ -105,6 +105,9 @@ def test_the_inspector_shows_the_experiment_and_its_real_runs_in_chromium(first,
         assert len(driver.find_elements(By.CSS_SELECTOR, "#cost-0 tbody tr")) == len(
             res["cost"]["per_instance"]
         )
+        images = driver.find_elements(By.CSS_SELECTOR, ".plots img")
+        assert len(images) == len(list((out / "plots").glob("*.png"))) > 0
+        assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
         cell = driver.find_element(By.CSS_SELECTOR, '#table-0 td[data-cell="lookahead"] a.pool')
         cell.click()
         pool = _pool(out, "lookahead")
