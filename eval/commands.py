@@ -120,7 +120,8 @@ def print_summary(report_md: Path, console: Console) -> None:
         table.add_row(name, value)
     console.print(table)
     console.print(f"report: {report_md}")
-    console.print(f"see every decision: swe-search inspect {shlex.quote(str(report_md.parent))}")
+    # print, not the console: the command stays one line that can be copied, however narrow the terminal
+    print(f"see every decision: swe-search inspect {shlex.quote(str(report_md.parent))}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -94,6 +94,10 @@ def test_the_inspector_shows_the_experiment_and_its_real_runs_in_chromium(first,
     out, report = first
     res = report["results"]["0"]
     heldout = report["splits"]["heldout"]
+    last = out.with_suffix(".log").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert last == f"see every decision: swe-search inspect {out}", (
+        "the main job's last line opens the inspector"
+    )
     with served(out) as url, chromium() as driver:
         driver.get(url)
         assert_no_alert(driver)

@@ -146,3 +146,18 @@ def test_serves_on_loopback_only_and_says_so_on_bad_input(hostile, tmp_path):
         proc.wait(timeout=10)
     assert proc.returncode == 0
     assert snapshot(hostile) == before, "serving wrote into the run folder"
+
+
+def test_a_wrong_pick_stands_out_beside_the_oracle(tmp_path):
+    folder = make_folder(tmp_path / "run", instances=8, runs=3, steps=2, k=2)
+    seen = set()
+    with served(folder) as url:
+        for done in sorted(folder.glob("instances/*/done.json")):
+            rec = json.loads(done.read_text())
+            runs = rec["runs"]
+            wrong = any(r["resolved"] for r in runs) and not runs[rec["chosen"]]["resolved"]
+            page = urllib.request.urlopen(f"{url}i/{rec['instance_id']}.html").read().decode()
+            assert ("wrong pick" in page) == wrong, rec["instance_id"]
+            assert f'<tr data-run="{rec["chosen"]}" class="picked' in page
+            seen.add(wrong)
+    assert seen == {True, False}, "the generated folder should hold both a right and a wrong pick"
