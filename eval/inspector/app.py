@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
+from eval.experiment.layout import pool_dir
 from eval.inspector import loaders
 from eval.inspector.loaders import InspectError, RunFolder
 
@@ -225,6 +226,7 @@ class Inspector:
             report=report,
             results=results,
             pool_of=loaders.POOL_OF_CELL,
+            pool_href=lambda seed, pool: pool_dir(Path(), int(seed), pool).as_posix() + "/index.html",
             plots=loaders.experiment_plots(self.root),
             runs=self.runs(),
             refresh=LIVE_REFRESH_S * 2 if (self.live and report is None) else None,

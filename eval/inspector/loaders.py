@@ -475,7 +475,7 @@ POOL_OF_CELL = {
     "oracle_both": "lookahead",
     "lookahead_const": "const",
 }
-"""Which pool of evaluate/ each cell of the experiment's table is computed from (eval.experiment's)."""
+"""Which pool (eval.experiment.layout.POOLS) each cell of the experiment's table is computed from."""
 
 
 def experiment_plots(root: Path) -> list[str]:
