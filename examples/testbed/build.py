@@ -19,8 +19,10 @@ A snippet is found verbatim; a snippet of several lines is written without its i
 found at any indentation (which its replacement then gets). It must occur exactly once.
 
 A decoy is either a list with one entry per bug hunk (the text to put where that hunk's buggy
-snippet is; ``null`` leaves the hunk buggy, as half of a two-hunk fix does) or a mapping
-``{find, replace}``: one edit anywhere in the buggy file (the right change in the wrong place).
+snippet is) or a mapping ``{find, replace}``: one edit anywhere in the buggy file (the right
+change in the wrong place). A decoy has the gold patch's form: every hunk is edited, so half of a
+two-hunk fix pairs the right hunk with a wrong one rather than leaving one buggy, and a
+multi-line fix has multi-line decoys (tests/e2e/test_testbed_tasks.py checks every task).
 
     python examples/testbed/build.py              # write the tasks
     python examples/testbed/build.py --check      # exit 1 if a generated file is stale
@@ -162,10 +164,11 @@ def apply_decoy(base: dict[str, str], task: dict, decoy: list | dict, where: str
     else:
         if len(decoy) != len(task["bug"]):
             raise SpecError(f"{where}: {len(decoy)} entries for {len(task['bug'])} bug hunks")
+        if None in decoy:  # a hunk left buggy gives a decoy with fewer blocks than gold: a tell
+            raise SpecError(f"{where}: edit every bug hunk (pair a right hunk with a wrong one)")
         edits = [
             (hunk.get("file", task["file"]), hunk["buggy"], text)
             for hunk, text in zip(task["bug"], decoy, strict=True)
-            if text is not None
         ]
     for path, find, replace in edits:
         tree[path] = replace_once(tree[path], find, replace, where)
