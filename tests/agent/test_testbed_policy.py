@@ -28,6 +28,7 @@ from envs.tasks import load_tasks
 from envs.types import Observation, Task
 from eval.cli import main
 from tests.helpers.containers import labelled_containers
+from tests.helpers.edits import skeleton
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -362,20 +363,6 @@ def test_the_defaults_give_a_base_pass_at_1_between_15_and_40_percent():
 
 
 # ---------------------------------------------------------------- right and wrong edits look alike
-
-
-def skeleton(text: str) -> list[str]:
-    """A reply with the code inside its SEARCH/REPLACE blocks blanked (one marker per block half)."""
-    out, code = [], False
-    for line in text.split("\n"):
-        if line in ("<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE"):
-            out.append(line)
-            code = line != ">>>>>>> REPLACE"
-            if code:
-                out.append("<code>")
-        elif not code:
-            out.append(line)
-    return out
 
 
 @pytest.mark.parametrize("task_id", [TEXTKIT, CONFKIT])

@@ -19,11 +19,14 @@ import pytest
 import yaml
 from swebench.task.checks import check_task_repo
 
+from agent.testbed import TestbedPolicy
+from agent.testbed_task import GOLD, load_patches
 from envs.docker import DockerEnv
 from envs.images import build_task_images
 from envs.tasks import load_tasks
 from envs.types import Task
 from eval.grading import Grade, GradeStatus, grade
+from tests.helpers.edits import block_forms, changed_chars, skeleton
 
 TESTBED = Path(__file__).resolve().parents[2] / "examples" / "testbed"
 RUN_ID = "test-testbed-tasks"
@@ -104,6 +107,49 @@ def test_task_folder_is_complete(instance_id):
     assert f"from {BUILD.library_of(instance_id)} import" in repro, "the example uses the task's library"
 
 
+# a decoy's reply is at most this many times longer or shorter than gold's ("similar size")
+SIZE_RATIO = 1.5
+# how much better than chance a rule that only measures size may pick gold across the testbed
+SIZE_RULE_MARGIN = 0.15
+
+
+@pytest.mark.parametrize("instance_id", IDS)
+def test_every_decoy_has_its_gold_patchs_form(instance_id):
+    """As the policy writes them, gold and each decoy differ only in their code: the same blocks
+    in the same files, the same lines searched, replaced, removed and added per block, and a
+    similar size. A decoy with fewer blocks (half a fix) or one-line edits against a multi-line
+    gold would let a critic count its way to the answer."""
+    task = next(t for t in TASKS if t.instance_id == instance_id)
+    gold, wrong = load_patches(task)
+    edits = TestbedPolicy(task).actions.edits
+    assert set(edits) == {GOLD, *wrong}
+    for name, decoy in wrong.items():
+        assert skeleton(edits[name]) == skeleton(edits[GOLD]), name
+        assert block_forms(decoy) == block_forms(gold), name
+        assert 1 / SIZE_RATIO <= len(edits[name]) / len(edits[GOLD]) <= SIZE_RATIO, name
+
+
+def test_no_size_rule_picks_gold_much_more_often_than_chance():
+    """Across the testbed, taking the longest (or shortest) edit, or the one changing the most
+    (or least) code, finds gold about as often as a random pick does."""
+    picks: dict[str, float] = {}
+    chance = 0.0
+    for task in TASKS:
+        gold, wrong = load_patches(task)
+        edits = TestbedPolicy(task).actions.edits
+        sizes = {
+            "reply length": {name: len(text) for name, text in edits.items()},
+            "changed code": {GOLD: changed_chars(gold)} | {n: changed_chars(d) for n, d in wrong.items()},
+        }
+        for feature, size in sizes.items():
+            for rule, pick in (("largest", max), ("smallest", min)):
+                chosen = [name for name, value in size.items() if value == pick(size.values())]
+                key = f"{rule} {feature}"
+                picks[key] = picks.get(key, 0.0) + (GOLD in chosen) / len(chosen) / len(TASKS)
+        chance += 1 / len(edits) / len(TASKS)
+    assert all(share <= chance + SIZE_RULE_MARGIN for share in picks.values()), (picks, chance)
+
+
 def test_task_repo_passes_swebench_checks_except_our_image_names():
     problems = [p for p in check_task_repo(TESTBED) if "is not the derived name" not in p.message]
     assert problems == []
@@ -123,10 +169,19 @@ def test_empty_patch_is_graded_empty_patch():
 
 
 @pytest.fixture(scope="module")
-def built(docker_client: docker.DockerClient, base_image: str) -> dict[str, Task]:
-    """The testbed's tasks by id, their images built (rebuilt only when a task changed)."""
-    build_task_images(TASKS, base_image=base_image, client=docker_client)
-    return {t.instance_id: t for t in TASKS}
+def built(
+    request: pytest.FixtureRequest, docker_client: docker.DockerClient, base_image: str
+) -> dict[str, Task]:
+    """The selected tests' tasks by id (all of them unless `-k` picks some), their images built
+    (rebuilt only when a task changed)."""
+    selected = {
+        item.callspec.params["instance_id"]
+        for item in request.session.items
+        if "built" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")
+    }
+    tasks = [t for t in TASKS if t.instance_id in selected] or TASKS
+    build_task_images(tasks, base_image=base_image, client=docker_client)
+    return {t.instance_id: t for t in tasks}
 
 
 @pytest.fixture(scope="module")
