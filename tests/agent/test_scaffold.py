@@ -14,6 +14,7 @@ from agent.scaffold import (
     to_candidate,
     truncate,
 )
+from agent.types import Action
 from envs.types import Observation
 
 
@@ -56,11 +57,14 @@ def test_other_language_blocks_are_not_commands():
 
 
 def test_replace_with_two_words_or_heredoc_is_fine():
-    parse_action("x\n```bash\nreplace 'a b' 'c d'\n```")
-    parse_action(
-        "x\n```bash\nreplace --replace-all <<'EOF'\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\nEOF\n```"
-    )
-    parse_action("x\n```bash\nreplace 'multi\nline' 'text'\n```")
+    words = "replace 'a b' 'c d'"
+    heredoc = "replace --replace-all <<'EOF'\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\nEOF"
+    multiline = "replace 'multi\nline' 'text'"
+    for command in (words, heredoc, multiline):
+        assert parse_action(f"x\n```bash\n{command}\n```") == Action(thought="x", command=command)
+    # the heredoc's body is not read as commands: a bare `replace` inside it is text, not a call
+    inside = "replace a.py <<'EOF'\n<<<<<<< SEARCH\nreplace\n=======\nedit\n>>>>>>> REPLACE\nEOF"
+    assert parse_action(f"fix it\n```bash\n{inside}\n```\n") == Action(thought="fix it", command=inside)
 
 
 def test_to_candidate_records_the_error():

@@ -84,6 +84,7 @@ def test_turn_values_equal_scoring_each_turn(model, tokenizer):
     scorer = Scorer(model, tokenizer)
     msgs = toy_conversation(3)
     per_turn = scorer.values_by_turn(msgs)
+    assert len(per_turn) == sum(m["role"] == "assistant" for m in msgs) == 3  # one value per agent turn
     for t, v in enumerate(per_turn):
         i = 2 + 2 * t
         assert scorer.score(msgs[:i], [msgs[i]["content"]]).values[0] == pytest.approx(v, abs=ATOL)
