@@ -4,8 +4,9 @@ and of a random run, and the Pass@1-vs-n curve over the size-n subsets of each i
 Selection inside a subset follows search.select.choose, whose ranking it imports (`rank_key`:
 preferred runs first, then the rule's score with a missing Q as -inf, then the lowest index); for
 the `random` rule the expectation over a uniform pick among the preferred runs. Subsets are
-enumerated exactly when there are at most `MAX_EXACT_SUBSETS` of them, else `SAMPLED_SUBSETS` are
-drawn with a seeded RNG. eval.report.run_report puts these numbers in report.json's `selection`.
+enumerated exactly when there are at most `max_exact_subsets` of them (default `MAX_EXACT_SUBSETS`),
+else `sampled_subsets` (default `SAMPLED_SUBSETS`) are drawn with a seeded RNG.
+eval.report.run_report puts these numbers in report.json's `selection`.
 """
 
 from __future__ import annotations
@@ -51,18 +52,26 @@ def selected_resolved(runs: Sequence[RunView], subset: Sequence[int], rule: str 
     return float(runs[best].resolved)
 
 
-def _subsets(m: int, n: int, rng: random.Random) -> tuple[list[tuple[int, ...]], str]:
-    if math.comb(m, n) <= MAX_EXACT_SUBSETS:
+def _subsets(
+    m: int, n: int, rng: random.Random, max_exact: int, sampled: int
+) -> tuple[list[tuple[int, ...]], str]:
+    if math.comb(m, n) <= max_exact:
         return list(itertools.combinations(range(m), n)), "exact"
-    return [tuple(sorted(rng.sample(range(m), n))) for _ in range(SAMPLED_SUBSETS)], "sampled"
+    return [tuple(sorted(rng.sample(range(m), n))) for _ in range(sampled)], "sampled"
 
 
 def selection_curve(
-    instances: Sequence[Sequence[RunView]], rule: str = "final_q", seed: int = CURVE_SEED
+    instances: Sequence[Sequence[RunView]],
+    rule: str = "final_q",
+    seed: int = CURVE_SEED,
+    *,
+    max_exact_subsets: int = MAX_EXACT_SUBSETS,
+    sampled_subsets: int = SAMPLED_SUBSETS,
 ) -> list[dict[str, Any]]:
     """Expected Pass@1 of selection, oracle and a random run over size-n subsets, n = 1..max runs.
 
     An instance with fewer than n runs uses all of them; one with no runs counts as unresolved.
+    Subsets are all enumerated up to `max_exact_subsets` of them, else `sampled_subsets` are drawn.
     """
     if not instances:
         return []
@@ -76,7 +85,7 @@ def selection_curve(
             k = min(n, len(runs))
             if k == 0:
                 continue
-            subsets, method = _subsets(len(runs), k, rng)
+            subsets, method = _subsets(len(runs), k, rng, max_exact_subsets, sampled_subsets)
             methods.add(method)
             sel += sum(selected_resolved(runs, s, rule) for s in subsets) / len(subsets)
             orc += sum(any(runs[i].resolved for i in s) for s in subsets) / len(subsets)

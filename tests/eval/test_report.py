@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ import yaml
 from envs.files import write_atomic
 from eval.batch.records import InstanceRecord, RunRecord
 from eval.report import run_report as report
-from eval.report import selection_stats
 from eval.report.selection_stats import RunView, selected_resolved, selection_curve, selection_metrics
 from search.select import RunOutcome, choose
 
@@ -85,13 +85,20 @@ def test_random_rule_is_the_expectation_over_preferred_runs():
     assert selected_resolved(runs, [0, 1, 2], "random") == pytest.approx(0.5)
 
 
-def test_large_n_is_sampled_with_a_seed(monkeypatch):
-    monkeypatch.setattr(selection_stats, "MAX_EXACT_SUBSETS", 3)
+def test_large_n_is_sampled_with_a_seed_and_estimates_the_exact_value():
     runs = views([i % 3 == 0 for i in range(8)], [i / 10 for i in range(8)])
-    first, again = selection_curve([runs]), selection_curve([runs])
-    assert first == again
-    assert first[3]["method"] == "sampled"
-    assert 0.0 <= first[3]["selected"] <= first[3]["oracle"] <= 1.0
+    draws = 2000
+    # C(8, 4) = 70 subsets: above a limit of 3 they are sampled, under the default all enumerated
+    first = selection_curve([runs], max_exact_subsets=3, sampled_subsets=draws)
+    assert first == selection_curve([runs], max_exact_subsets=3, sampled_subsets=draws)  # seeded
+    exact = selection_curve([runs])
+    assert first[3]["method"] == "sampled" and exact[3]["method"] == "exact"
+    assert 0.0 < exact[3]["selected"] < exact[3]["oracle"] < 1.0  # not a value any guess would hit
+    # each figure is a mean of `draws` draws of a value in [0, 1]: its standard error is at most
+    # sqrt(0.25 / draws) = 0.011; allow 4.5 of them
+    tolerance = 4.5 * math.sqrt(0.25 / draws)
+    for key in ("selected", "oracle", "mean"):
+        assert first[3][key] == pytest.approx(exact[3][key], abs=tolerance), key
 
 
 # ----------------------------------------------------------------------------- a hand-built run folder
