@@ -538,11 +538,19 @@ def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks):
             outcomes.append(g["resolved"])
 
     assert {"explore", "reproduce", "edit", "verify", "submit"} <= set(kinds)
+    # The rate is a smoke check only: with 16 runs, 3.5 standard errors around the analytic 0.315 span
+    # 1 to 11 resolved runs, so it fails only on a policy or grading gone badly wrong (none or nearly
+    # all resolved). The analytic Pass@1 itself is checked against 1500 runs per setting in
+    # test_pass_at_1_of_simulated_runs_matches_the_analytic_expectation; what these real runs add is
+    # that the simulation's model of the environment holds (asserted per run above: the example
+    # passes after gold and fails after every decoy, and a run resolves iff its last edit is gold).
     assert any(outcomes) and not all(outcomes)
     expected = analytic_pass_at_1(TestbedKnobs(), temperature=0.9)  # select samples at search.temperature
     measured = sum(outcomes) / len(outcomes)
     assert abs(measured - expected) <= 3.5 * math.sqrt(expected * (1 - expected) / len(outcomes)), measured
-    print(f"testbed policy: Pass@1 {measured:.3f} over {len(outcomes)} runs (analytic {expected:.3f})")
+    print(
+        f"testbed policy (smoke): Pass@1 {measured:.3f} over {len(outcomes)} runs (analytic {expected:.3f})"
+    )
 
 
 def _patches(task: Task) -> dict[str, str]:
