@@ -175,7 +175,7 @@ def made_here(config: RunConfig) -> tuple[PolicyFor, Critic | None]:
             register_secrets(config)
             _MADE[key] = (
                 policy_factory(config.model, config.base_url, **config.policy),
-                make_critic(config.critic, Path.cwd()),
+                make_critic(config.critic, Path.cwd(), config.judge),
             )
         return _MADE[key]
 

@@ -121,7 +121,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
     # the policy first: a missing API key is said at once, before the dataset's download (the hub
     # retries an unreachable endpoint for half a minute)
     policy_for = policy_factory(config.model, config.base_url, **config.policy)
-    critic = make_critic(config.critic, out)
+    critic = make_critic(config.critic, out, config.judge)
     config.search.check_critic(critic)
     tasks = select_tasks(
         config.dataset,
