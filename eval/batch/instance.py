@@ -102,6 +102,7 @@ def _instance_record(
         resolved=pick.resolved if pick else False,
         runs=runs,
         cost=sum(r.cost for r in runs),
+        critic_cost=sum(r.critic_cost for r in runs),
         duration=now - started,
         grading_time=grading,
         started_at=started,
