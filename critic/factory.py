@@ -3,7 +3,7 @@
 `--critic SPEC` picks a factory by the name before the first ':' (a URL's scheme counts as one):
 `const:V`, `http://...` and `https://...` (comma-separated replicas), `vllm+http://...`, `tiny`,
 `judge:ALIAS` | `judge:MODEL@URL` (an LLM judge: a model alias of configs/models.yaml, or any model
-served at an OpenAI-compatible URL; critic.judge); a checkpoint folder is a LocalCritic; `none` (or
+served at an OpenAI-compatible URL; critic.clients.judge); a checkpoint folder is a LocalCritic; `none` (or
 nothing) means no critic. Any other name that is a
 full import path is your own factory: `--critic mypkg.critics.make:arg` calls
 `mypkg.critics.make("mypkg.critics.make:arg", out)`. A factory takes `(spec, out)` (the whole spec
@@ -105,8 +105,8 @@ def checkpoint_critic(spec: str, out: Path) -> Critic:
 
 
 def judge_critic(spec: str, out: Path, config: JudgeConfig | None = None) -> Critic:
-    """`judge:ALIAS` | `judge:MODEL@URL`: an LLM judge (critic.judge), its key and endpoint checked now."""
-    from critic.judge import make_judge  # jinja2, openai or torch: imported only when used
+    """`judge:ALIAS` | `judge:MODEL@URL`: an LLM judge (critic.clients.judge), its key and endpoint checked now."""
+    from critic.clients.judge import make_judge  # jinja2, openai or torch: imported only when used
 
     return make_judge(spec, config)
 

@@ -147,7 +147,7 @@ class OpenAIPolicy:
         **params: Any,
     ) -> Any:
         """The raw chat-completion response to `messages`, with this policy's retries, deadline and typed
-        errors; `params` (e.g. max_tokens=1, logprobs=True) are sent as they are (critic.judge uses it)."""
+        errors; `params` (e.g. max_tokens=1, logprobs=True) are sent as they are (critic.clients.judge uses it)."""
         kwargs: dict[str, Any] = {
             "model": self.spec.model or self.spec.name,
             "messages": messages,

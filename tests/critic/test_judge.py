@@ -1,4 +1,4 @@
-"""The LLM judge (critic.judge) through the real `openai` client against a loopback server whose
+"""The LLM judge (critic.clients.judge) through the real `openai` client against a loopback server whose
 answers (log-probabilities, or sampled YES/NO) follow a fixed rule on the judged text."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import pytest
 from agent.config import AgentConfig
 from agent.policies import ScriptedPolicy
 from agent.trajectory import ExitStatus, Trajectory
+from critic.clients.judge import yes_share
 from critic.config import JudgeConfig
 from critic.errors import CriticUnavailable
 from critic.factory import make_critic
-from critic.judge import yes_share
 from critic.protocol import last_call
-from eval.records import InstanceRecord, run_record
-from eval.report import build_report, render_markdown
+from eval.batch.records import InstanceRecord, run_record
+from eval.report.run_report import build_report, render_markdown
 from search.budget import Budget
 from search.config import BudgetConfig, SearchConfig
 from search.solve import solve

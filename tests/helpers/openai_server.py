@@ -81,7 +81,7 @@ Scripted = str | Reply | Error | Logprobs | Callable[[dict[str, Any]], Any]
 
 def judged_text(body: dict[str, Any]) -> str:
     """What an LLM judge's prompt asks about: the text after the last `<action>` of its last message
-    (critic.judge's templates put the candidate, or the final reply and patch, there)."""
+    (critic.clients.judge's templates put the candidate, or the final reply and patch, there)."""
     messages = body.get("messages") or [{}]
     text = str(messages[-1].get("content", ""))
     return text.rsplit("<action>", 1)[-1]
