@@ -185,6 +185,7 @@ NOT_RESULT_CHANGING = (
     "policy.retry_wait",
     "policy.retry_wait_max",
     "policy.concurrency",
+    "judge.concurrency",
 )
 """Config keys a resume may change: how and where the run goes (workers, timeouts that guard the
 infrastructure, container resources, retries), and which instances it covers (a resume may widen
