@@ -91,11 +91,11 @@ class Choice:
     """Set when the chosen text is a format error (the loop then sends the corrective message)."""
     usage: Usage = Usage()
     critic_calls: int = 0
+    latency: float = 0.0
     critic_usage: Usage = Usage()
     """What the critic's calls cost, for critics that charge (the LLM judge); apart from the policy's."""
     critic_undecided: int = 0
     """Candidates the judge answered with neither YES nor NO (scored 0.5)."""
-    latency: float = 0.0
 
 
 class Policy(Protocol):

@@ -117,7 +117,7 @@ def _critic_table(report: dict[str, Any]) -> list[str]:
         "One row per critic: the base and control pools are shared; each critic ran its own lookahead "
         "pool, and chose among the base pool's runs by its own final Q.",
         "",
-        *_table(header, critic_table_rows(report)),
+        *table(header, critic_table_rows(report)),
         "",
     ]
 
@@ -276,7 +276,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"Critic `{critic}`, per instance (its lookahead pool; select scores N base runs):",
                 "",
             ]
-            lines += _table(
+            lines += table(
                 ["strategy", "policy tokens", "policy cost", "critic calls", "judge tokens", "judge cost"],
                 [
                     (

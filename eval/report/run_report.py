@@ -32,7 +32,14 @@ from typing import Any
 
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
-from eval.batch.records import InstanceRecord, load_trajectory, read_config, read_records, read_run_id
+from eval.batch.records import (
+    InstanceRecord,
+    RunRecord,
+    load_trajectory,
+    read_config,
+    read_records,
+    read_run_id,
+)
 from eval.report.markdown import table
 from eval.report.plots import Plots, q_by_step
 from eval.report.selection_stats import RunView, selection_metrics
@@ -314,7 +321,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     judge = report.get("judge")
     if judge:
         lines += ["## LLM judge", ""]
-        lines += _table(
+        lines += table(
             ["scores", "neither YES nor NO (scored 0.5)", "tokens", "cost"],
             [
                 (
