@@ -110,8 +110,8 @@ def print_table(report_md: Path, console: Console) -> None:
         critics = Table(title="critics side by side (base and control pools shared)", box=box.SIMPLE_HEAD)
         for name in ("critic", "seed", *TABLE):
             critics.add_column(name, justify="right")
-        for row in critic_table_rows(report):
-            critics.add_row(*(escape(str(c)) for c in row))
+        for critic, seed, *cells in critic_table_rows(report, intervals=False):  # intervals: experiment.md
+            critics.add_row(escape(critic), seed, *cells)
         console.print(critics)
     console.print(f"report: {escape(str(report_md))}", soft_wrap=True)
 

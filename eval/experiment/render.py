@@ -96,10 +96,11 @@ def table_header(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def critic_table_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
+def critic_table_rows(report: dict[str, Any], intervals: bool = True) -> list[tuple[str, ...]]:
     """(critic, seed, base, lookahead, select, both) rows: one per critic of `critics` and seed."""
+    cell = fmt_cell if intervals else (lambda c: _pct(c["value"]))
     return [
-        (critic, key, *(fmt_cell(row["table"][c]) for c in TABLE))
+        (critic, key, *(cell(row["table"][c]) for c in TABLE))
         for key in _rows(report)
         for critic, row in (report["results"][key].get("critics") or {}).items()
     ]
