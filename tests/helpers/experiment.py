@@ -100,4 +100,6 @@ def kill_when(cmd: list[str], ready: Callable[[], bool], what: str, log: Path, t
             time.sleep(0.1)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
+        if proc.poll() is None:  # an assertion above failed: leave no experiment running
+            proc.kill()
         proc.wait(60)
