@@ -110,7 +110,7 @@ def test_a_judge_gets_its_own_row_beside_the_learned_critic(first, judge_server)
     assert list(res["critics"]) == ["learned", judge] and learned["table"] == res["table"]
     # base and control pools are shared: the same base cell and control gap in both rows
     assert judged["table"]["base"] == learned["table"]["base"]
-    assert judged["gains"]["control_minus_base"] == learned["gains"]["control_minus_base"]
+    assert judged["gains"]["control_minus_base"]["value"] == learned["gains"]["control_minus_base"]["value"]
     assert all(0.0 <= judged["table"][c]["value"] <= 1.0 for c in ("lookahead", "select", "both"))
     # the judge scored every base run once more (its select) and ran its own lookahead pool
     scores = json.loads((rescore_dir(out, 0, judge) / SCORES).read_text())
