@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.configfile import CONFIG_DIR, FileConfig
+from agent.configfile import CONFIG_DIR, FileConfig, read_yaml
 from critic.train.lora import LORA_TARGETS
 
 DEFAULT_YAML = CONFIG_DIR / "critic.yaml"
@@ -209,20 +209,30 @@ class CriticConfig(FileConfig):
 JUDGE_YAML = CONFIG_DIR / "judge.yaml"
 
 
+def _judge_template(name: str) -> Any:
+    """The default of one template: configs/judge.yaml's (so a file may override only some)."""
+    return lambda: read_yaml(JUDGE_YAML).get("templates", {})[name]
+
+
 class JudgeTemplates(BaseModel):
     """The LLM judge's prompts (Jinja2). Each ends with the part that differs between the K requests of
     a step (the candidate), so that the requests share one prefix for the server's prompt cache."""
 
     model_config = ConfigDict(extra="forbid")
 
-    system: str = Field(description="System message of every judge request: who the judge is, how to answer.")
+    system: str = Field(
+        default_factory=_judge_template("system"),
+        description="System message of every judge request: who the judge is, how to answer.",
+    )
     lookahead: str = Field(
+        default_factory=_judge_template("lookahead"),
         description="User message that scores one candidate action. Gets `issue`, `turns` (the kept history "
-        "after the issue: a list of {role, content}), `dropped` (turn groups cut out) and `candidate`."
+        "after the issue: a list of {role, content}), `dropped` (turn groups cut out) and `candidate`.",
     )
     selection: str = Field(
+        default_factory=_judge_template("selection"),
         description="User message that scores a finished run. Gets `issue`, `turns`, `dropped`, `final` "
-        "(the run's last reply) and `patch` (its diff)."
+        "(the run's last reply) and `patch` (its diff).",
     )
 
 
@@ -270,8 +280,5 @@ class JudgeConfig(FileConfig):
         description="Requests in flight per step (one per candidate). null: the alias's concurrency.",
     )
     templates: JudgeTemplates = Field(
-        default_factory=lambda: JudgeTemplates.model_validate(
-            JudgeConfig.read().get("templates", {})  # configs/judge.yaml's
-        ),
-        description="The prompts.",
+        default_factory=JudgeTemplates, description="The prompts (each defaults to configs/judge.yaml's)."
     )
