@@ -45,7 +45,8 @@ class AgentConfig(FileConfig):
 
     step_limit: int = Field(80, ge=1, description="Maximum number of agent turns (format errors count).")
     cost_limit: float | None = Field(
-        3.0, description="Stop once the run has cost this many USD; 0 or None disables the limit."
+        3.0,
+        description="Stop once the run has cost this many USD (policy and LLM-judge calls); 0 or None disables.",
     )
     context_tokens: int = Field(
         128_000, ge=1, description="Stop when the next prompt is estimated to exceed this many tokens."

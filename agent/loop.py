@@ -173,8 +173,8 @@ class Agent:
         c, stats = self.config, traj.stats
         if stats.steps >= c.step_limit:
             raise StepLimitReached(f"reached the step limit of {c.step_limit}")
-        if c.cost_limit and stats.usage.cost >= c.cost_limit:
-            raise CostLimitReached(f"spent ${stats.usage.cost:.4f} of the ${c.cost_limit:g} limit")
+        if c.cost_limit and traj.cost >= c.cost_limit:  # the policy's and a judge's calls
+            raise CostLimitReached(f"spent ${traj.cost:.4f} of the ${c.cost_limit:g} limit")
         if self._elapsed() >= c.wall_time:
             raise TimeLimitReached(f"ran for {self._elapsed():.0f} s of the {c.wall_time:g} s limit")
         tokens = self._estimate_prompt_tokens(traj.messages)
@@ -222,5 +222,7 @@ class Agent:
         }
 
     def _save(self, traj: Trajectory) -> None:
+        if hasattr(self.chooser, "describe"):  # what it learns while running (a judge's fallback) too
+            traj.config["strategy"] = self.chooser.describe()
         if self.traj_path is not None:
             traj.save(self.traj_path)

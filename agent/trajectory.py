@@ -57,12 +57,20 @@ class CandidateRecord(BaseModel):
     error: str | None = Field(None, description="Why the reply did not parse.")
     q: float | None = Field(None, description="The critic's Q(s, a), when a critic scored it.")
     count: int = Field(1, description="How many identical samples this candidate stands for.")
+    critic_tokens: int | None = Field(
+        None, description="Prompt tokens of the critic request that scored it (an LLM judge's)."
+    )
 
     @classmethod
     def of(cls, candidate: Candidate) -> CandidateRecord:
         command = candidate.action.command if candidate.action else None
         return cls(
-            text=candidate.text, command=command, error=candidate.error, q=candidate.q, count=candidate.count
+            text=candidate.text,
+            command=command,
+            error=candidate.error,
+            q=candidate.q,
+            count=candidate.count,
+            critic_tokens=candidate.critic_tokens,
         )
 
 
@@ -81,6 +89,14 @@ class Spending(BaseModel):
         default_factory=Usage, description="Tokens and USD of the policy calls (stored as three flat keys)."
     )
     critic_calls: int = Field(0, description="Critic requests made.")
+    critic_usage: Usage = Field(
+        default_factory=Usage,
+        description="Tokens and USD of the critic's calls, for critics that charge (an LLM judge); "
+        "apart from the policy's `usage`.",
+    )
+    critic_undecided: int = Field(
+        0, description="Judge answers with neither YES nor NO among the top tokens (each scored 0.5)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -152,6 +168,9 @@ class Trajectory(BaseModel):
     exit_message: str | None = Field(None, description="Details of the exit (the error, the limit hit).")
     patch: str = Field("", description="The diff against the base commit at the end of the run.")
     final_q: float | None = Field(None, description="Q of the final (submit) action, set by search.")
+    final_q_tokens: int | None = Field(
+        None, description="Prompt tokens of the judge request that gave final_q (an LLM judge's)."
+    )
     stats: Stats = Field(default_factory=Stats, description="Totals over the run.")
 
     def record(
@@ -171,6 +190,8 @@ class Trajectory(BaseModel):
             candidates=[CandidateRecord.of(c) for c in choice.candidates],
             chosen_index=choice.chosen_index,
             critic_calls=choice.critic_calls,
+            critic_usage=choice.critic_usage,
+            critic_undecided=choice.critic_undecided,
             latency=choice.latency,
             usage=choice.usage,
             **extra,
@@ -181,8 +202,15 @@ class Trajectory(BaseModel):
         s.format_errors += choice.error is not None
         s.usage += choice.usage
         s.critic_calls += choice.critic_calls
+        s.critic_usage += choice.critic_usage
+        s.critic_undecided += choice.critic_undecided
         s.wall_time = time.time() - s.started_at
         return step
+
+    @property
+    def cost(self) -> float:
+        """USD of the whole run: the policy's and the critic's (what the agent's cost_limit counts)."""
+        return self.stats.usage.cost + self.stats.critic_usage.cost
 
     def finish(self, status: ExitStatus, message: str | None, patch: str) -> None:
         """End the run. A patch carrying a known secret is never kept, and never edited: it is withheld."""

@@ -71,6 +71,8 @@ class Candidate:
     error: str | None = None
     q: float | None = None
     count: int = 1
+    critic_tokens: int | None = None
+    """The prompt tokens of the critic request that scored it, when the critic reports them (the judge)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +92,10 @@ class Choice:
     usage: Usage = Usage()
     critic_calls: int = 0
     latency: float = 0.0
+    critic_usage: Usage = Usage()
+    """What the critic's calls cost, for critics that charge (the LLM judge); apart from the policy's."""
+    critic_undecided: int = 0
+    """Candidates the judge answered with neither YES nor NO (scored 0.5)."""
 
 
 class Policy(Protocol):

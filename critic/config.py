@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.configfile import CONFIG_DIR, FileConfig
+from agent.configfile import CONFIG_DIR, FileConfig, read_yaml
 from critic.train.lora import LORA_TARGETS
 
 DEFAULT_YAML = CONFIG_DIR / "critic.yaml"
@@ -204,3 +204,81 @@ class CriticConfig(FileConfig):
 
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training settings.")
     serve: ServeConfig = Field(default_factory=ServeConfig, description="Serving settings.")
+
+
+JUDGE_YAML = CONFIG_DIR / "judge.yaml"
+
+
+def _judge_template(name: str) -> Any:
+    """The default of one template: configs/judge.yaml's (so a file may override only some)."""
+    return lambda: read_yaml(JUDGE_YAML).get("templates", {})[name]
+
+
+class JudgeTemplates(BaseModel):
+    """The LLM judge's prompts (Jinja2). Each ends with the part that differs between the K requests of
+    a step (the candidate), so that the requests share one prefix for the server's prompt cache."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field(
+        default_factory=_judge_template("system"),
+        description="System message of every judge request: who the judge is, how to answer.",
+    )
+    lookahead: str = Field(
+        default_factory=_judge_template("lookahead"),
+        description="User message that scores one candidate action. Gets `issue`, `turns` (the kept history "
+        "after the issue: a list of {role, content}), `dropped` (turn groups cut out) and `candidate`.",
+    )
+    selection: str = Field(
+        default_factory=_judge_template("selection"),
+        description="User message that scores a finished run. Gets `issue`, `turns`, `dropped`, `final` "
+        "(the run's last reply) and `patch` (its diff).",
+    )
+
+
+class JudgeConfig(FileConfig):
+    """`--critic judge:MODEL`: the LLM judge's prompts, scoring and context budget (critic.clients.judge).
+
+    Defaults live in configs/judge.yaml; a run config's `judge:` section (a mapping or a YAML file)
+    and `judge.KEY=VALUE` overrides change them, as `agent:` does the agent's.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    DEFAULTS = JUDGE_YAML
+    WHAT = "judge config"
+
+    top_logprobs: int = Field(
+        20, ge=1, le=20, description="Top log-probabilities asked for the answer token (OpenAI allows 20)."
+    )
+    fallback_samples: int = Field(
+        5,
+        ge=1,
+        description="A server that returns no log-probabilities: answers sampled per candidate at "
+        "`fallback_temperature`; the score is the YES fraction.",
+    )
+    fallback_temperature: float = Field(1.0, ge=0, description="Temperature of the fallback's samples.")
+    max_tokens: int | None = Field(
+        None,
+        ge=64,
+        description="The judge's prompt budget in tokens, used where its tokenizer is known (judge:smollm2, "
+        "or `tokenizer`). null: the model alias's context_tokens less 16, else 8192.",
+    )
+    max_chars: int | None = Field(
+        None,
+        ge=256,
+        description="The prompt budget in characters where no tokenizer is known. null: 3 characters per "
+        "token of the alias's context_tokens (gpt-4o: 384000), else 96000.",
+    )
+    tokenizer: str | None = Field(
+        None,
+        description="A local Hugging Face tokenizer folder to count a served judge's tokens with "
+        "(e.g. the folder vLLM serves); null: count characters.",
+    )
+    concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Requests in flight per step (one per candidate). null: the alias's concurrency.",
+    )
+    templates: JudgeTemplates = Field(
+        default_factory=JudgeTemplates, description="The prompts (each defaults to configs/judge.yaml's)."
+    )

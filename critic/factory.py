@@ -1,8 +1,10 @@
 """The critic for `--critic`: a registry of short names, as mini-swe-agent does for its models.
 
 `--critic SPEC` picks a factory by the name before the first ':' (a URL's scheme counts as one):
-`const:V`, `http://...` and `https://...` (comma-separated replicas), `vllm+http://...`, `tiny`;
-a checkpoint folder is a LocalCritic; `none` (or nothing) means no critic. Any other name that is a
+`const:V`, `http://...` and `https://...` (comma-separated replicas), `vllm+http://...`, `tiny`,
+`judge:ALIAS` | `judge:MODEL@URL` (an LLM judge: a model alias of configs/models.yaml, or any model
+served at an OpenAI-compatible URL; critic.clients.judge); a checkpoint folder is a LocalCritic; `none` (or
+nothing) means no critic. Any other name that is a
 full import path is your own factory: `--critic mypkg.critics.make:arg` calls
 `mypkg.critics.make("mypkg.critics.make:arg", out)`. A factory takes `(spec, out)` (the whole spec
 and the run folder) and returns a Critic (critic.protocol).
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from agent.registry import UnknownName, is_import_path, lookup
 from agent.types import Message
+from critic.config import JudgeConfig
 from critic.errors import CriticUnavailable
 from critic.protocol import Critic
 
@@ -24,6 +27,7 @@ CRITICS: dict[str, str] = {
     "vllm+http": "critic.factory.vllm_critic",
     "vllm+https": "critic.factory.vllm_critic",
     "tiny": "critic.factory.tiny_critic",
+    "judge": "critic.factory.judge_critic",
 }
 """Short name -> factory `(spec, out) -> Critic`; a full import path is accepted too."""
 
@@ -38,8 +42,10 @@ class ConstantCritic:
         return [self.value] * len(candidates)
 
 
-def make_critic(spec: str | None, out: Path) -> Critic | None:
-    """The critic for `--critic` (see the module's docstring); CriticUnavailable when it cannot be had."""
+def make_critic(spec: str | None, out: Path, judge: JudgeConfig | None = None) -> Critic | None:
+    """The critic for `--critic` (see the module's docstring); CriticUnavailable when it cannot be had.
+
+    `judge` (a run config's `judge:` section) sets the prompts and scoring of a `judge:` critic."""
     if spec in (None, "", "none"):
         return None
     name = spec.split(":", 1)[0]
@@ -48,13 +54,15 @@ def make_critic(spec: str | None, out: Path) -> Critic | None:
         return checkpoint_critic(spec, out)
     if name not in CRITICS and not is_import_path(name):
         raise CriticUnavailable(
-            f"--critic {spec!r} is neither an http(s) URL, a checkpoint folder, 'tiny', 'const:V' "
-            "nor the import path of a critic factory"
+            f"--critic {spec!r} is neither an http(s) URL, a checkpoint folder, 'tiny', 'const:V', "
+            "judge:MODEL nor the import path of a critic factory"
         )
     try:
         factory = lookup(name, CRITICS, "critic")
     except UnknownName as e:
         raise CriticUnavailable(str(e)) from e
+    if name == "judge":  # the one factory that takes the run config's section
+        return factory(spec, out, judge)
     return factory(spec, out)
 
 
@@ -94,6 +102,13 @@ def checkpoint_critic(spec: str, out: Path) -> Critic:
     from critic.clients.http import LocalCritic
 
     return LocalCritic(Path(spec).expanduser())
+
+
+def judge_critic(spec: str, out: Path, config: JudgeConfig | None = None) -> Critic:
+    """`judge:ALIAS` | `judge:MODEL@URL`: an LLM judge (critic.clients.judge), its key and endpoint checked now."""
+    from critic.clients.judge import make_judge  # jinja2, openai or torch: imported only when used
+
+    return make_judge(spec, config)
 
 
 def _answering(critic: Critic, spec: str) -> Critic:

@@ -289,18 +289,8 @@ class Serializer:
         return head, groups
 
     def _keep_from(self, head_len: int, group_lens: list[int], tail_len: int) -> int:
-        """Index of the first group kept so that head + groups[start:] + tail fits."""
-        budget = self.max_tokens - head_len - tail_len
-        if budget < 0:
-            raise ContextTooLong(
-                f"the system prompt and issue ({head_len} tokens) plus the scored turn ({tail_len} tokens) "
-                f"exceed the critic's context of {self.max_tokens} tokens"
-            )
-        start, total = len(group_lens), 0
-        while start > 0 and total + group_lens[start - 1] <= budget:
-            start -= 1
-            total += group_lens[start]
-        return start
+        """Index of the first group kept so that head + groups[start:] + tail fits (`keep_from`)."""
+        return keep_from(head_len, group_lens, tail_len, self.max_tokens)
 
     # -- scoring ----------------------------------------------------------------------------------
     def for_scoring(self, history: list[Message], candidates: list[str]) -> ScoringInput:
@@ -396,6 +386,24 @@ class Serializer:
         if not wins:
             raise SerializeError("the trajectory has no assistant turn")
         return wins[0]
+
+
+def keep_from(head_len: int, group_lens: list[int], tail_len: int, limit: int, unit: str = "tokens") -> int:
+    """The truncation rule: the index of the first turn group kept so that the head, the groups from
+    there on and the scored turn (`tail_len`) fit in `limit`; whole groups are dropped oldest first.
+    Lengths may be tokens or characters (`unit`, for the message); ContextTooLong when even the head
+    and the tail alone do not fit. Every critic cuts long histories with it (the LLM judge too)."""
+    budget = limit - head_len - tail_len
+    if budget < 0:
+        raise ContextTooLong(
+            f"the system prompt and issue ({head_len} {unit}) plus the scored turn ({tail_len} {unit}) "
+            f"exceed the critic's context of {limit} {unit}"
+        )
+    start, total = len(group_lens), 0
+    while start > 0 and total + group_lens[start - 1] <= budget:
+        start -= 1
+        total += group_lens[start]
+    return start
 
 
 _PLACEHOLDER = "\x00critic-candidate\x00"

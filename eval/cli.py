@@ -65,6 +65,8 @@ examples:
   swe-search run -c configs/demo.yaml                      # offline demo: SmolLM2 + tiny critic, example tasks
   swe-search run --strategy lookahead --model qwen72b --critic http://localhost:8008 --dataset verified -w 8
   swe-search run --strategy lookahead+select -K 4 -N 5 --model gpt-4o --critic ckpt/ --slice 0:50
+  swe-search run --strategy lookahead -K 4 --model gpt-4o --critic judge:gpt-4o-mini --dataset verified
+  swe-search run --strategy select -N 5 --model gpt-4o --critic judge:Qwen2.5-72B-Instruct@http://vllm:8000/v1
   swe-search run --model scripted:gold --dataset examples/tasks   # testing aid: apply each gold patch
   swe-search run ... --shard 0/4 --out runs/x/shard-0      # one of 4 machines (docs/scaling.md)
   swe-search run ... --executor ray -w 32                  # 32 instances at once on a Ray cluster
@@ -75,8 +77,8 @@ report.json, report.md, plots/.
 Resume: rerunning the same command skips finished instances (status ok or timeout) and redoes
 unfinished ones and those that failed for infrastructure reasons (status error: model server
 down, container killed, image missing, grading failed). A rerun whose result-changing config
-differs (model, base_url, strategy, k, n, temperature, rule, critic, agent limits or prompts,
-dataset) is refused; --force moves the old run folder aside to <out>.<timestamp> and starts afresh.
+differs (model, base_url, strategy, k, n, temperature, rule, critic, judge prompts, agent limits or
+prompts, dataset) is refused; --force moves the old run folder aside to <out>.<timestamp> and starts afresh.
 
 Exit codes: 0 done, 2 bad usage / failed pre-flight check (nothing started), 3 every instance
 failed for infrastructure reasons (said once; rerun to redo them), 130 interrupted by SIGINT or
@@ -195,8 +197,13 @@ def _add_run(sub: Any) -> None:
     g.add_argument("--seed", type=int, help="seed of the random selection rule")
     g.add_argument(
         "--critic",
-        metavar="URL|PATH|tiny",
-        help="critic: http(s) URL of `swe-search critic serve` (checked before the run; several replicas: "
+        metavar="judge:MODEL|URL|PATH|tiny",
+        help="critic: judge:ALIAS (an LLM judge, no training: a model alias of configs/models.yaml, e.g. "
+        "judge:gpt-4o-mini, its key from the alias's env var) or judge:MODEL@URL (any model at an "
+        "OpenAI-compatible URL, e.g. judge:Qwen2.5-72B-Instruct@http://vllm:8000/v1); judge:smollm2 runs "
+        "SmolLM2-135M in-process (near chance; a demo); prompts and scoring: configs/judge.yaml, "
+        "judge.KEY=VALUE; "
+        "http(s) URL of `swe-search critic serve` (checked before the run; several replicas: "
         "URLs joined by commas, a run's session sticks to one), a checkpoint folder "
         "(loaded in-process), vllm+http://HOST:PORT?tokenizer=CKPT (the checkpoint served by vLLM's "
         "classify endpoint; critic/README.md), 'tiny' (an untrained tiny critic made in the run folder; "

@@ -32,6 +32,8 @@ class Spent:
     usage: Usage = Usage()
     critic_calls: int = 0
     wall_time: float = 0.0
+    critic_usage: Usage = Usage()
+    """What a critic that charges (an LLM judge) used: its cost counts toward the `cost` limit."""
 
 
 class Budget:
@@ -51,23 +53,28 @@ class Budget:
         self._start = clock()
         self._lock = threading.Lock()
         self._usage = Usage()
+        self._critic_usage = Usage()
         self._critic_calls = 0
 
-    def charge(self, usage: Usage | None = None, critic_calls: int = 0) -> None:
+    def charge(
+        self, usage: Usage | None = None, critic_calls: int = 0, critic_usage: Usage | None = None
+    ) -> None:
         """Record spending (never raises: work already done is always counted)."""
         with self._lock:
             if usage is not None:
                 self._usage += usage
+            if critic_usage is not None:
+                self._critic_usage += critic_usage
             self._critic_calls += critic_calls
 
     def spent(self) -> Spent:
         with self._lock:
-            return Spent(self._usage, self._critic_calls, self._clock() - self._start)
+            return Spent(self._usage, self._critic_calls, self._clock() - self._start, self._critic_usage)
 
     def exhausted(self) -> str | None:
         """The reason the budget is spent, or None while some is left."""
         s, c = self.spent(), self.config
-        tokens, cost = s.usage.tokens, s.usage.cost
+        tokens, cost = s.usage.tokens, s.usage.cost + s.critic_usage.cost
         if c.policy_tokens is not None and tokens >= c.policy_tokens:
             return f"policy tokens {tokens} >= {c.policy_tokens}"
         if c.cost is not None and cost >= c.cost:

@@ -36,7 +36,9 @@ class BudgetConfig(BaseModel):
     policy_tokens: int | None = Field(
         None, description="Most policy tokens (prompt + completion) over all runs and samples."
     )
-    cost: float | None = Field(None, description="Most policy cost in USD over all runs and samples.")
+    cost: float | None = Field(
+        None, description="Most cost in USD over all runs and samples: the policy's and an LLM judge's."
+    )
     critic_calls: int | None = Field(None, description="Most critic requests (one batched score = one call).")
     wall_time: float | None = Field(None, description="Most seconds of wall time from the first run's start.")
 
@@ -120,7 +122,7 @@ class SearchConfig(FileConfig):
         need = self.critic_needed
         if need and critic is None:
             rule = ", or --rule random" if not self.uses_lookahead else ""
-            raise MissingCritic(f"{need}: pass --critic URL|PATH|tiny{rule}")
+            raise MissingCritic(f"{need}: pass --critic judge:MODEL|URL|PATH|tiny{rule}")
 
     @property
     def runs(self) -> int:

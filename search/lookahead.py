@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agent.types import Candidate, Choice, Message, Policy
-from critic.protocol import Critic
+from agent.types import Candidate, Choice, Message, Policy, Usage
+from critic.protocol import Critic, CriticCall, describe_critic, last_call
 from search.budget import Budget
 from search.candidates import StepCandidates, unique_candidates
 from search.config import MissingCritic, SearchConfig, TieBreak
@@ -58,7 +58,7 @@ class LookaheadChooser:
             "k": self.k,
             "temperature": self.temperature,
             "tie_break": self.tie_break,
-            "critic": type(self.critic).__name__ if self.critic is not None else None,
+            "critic": describe_critic(self.critic),
         }
 
     def choose(self, history: list[Message], policy: Policy) -> Choice:
@@ -71,7 +71,7 @@ class LookaheadChooser:
         step = unique_candidates(completions)
         if self.budget:
             self.budget.charge(step.usage)
-        critic_calls = self._score(history, step)
+        call = self._score(history, step)
         chosen = self._argmax(step)
         candidate = step.candidates[chosen]
         return Choice(
@@ -80,27 +80,35 @@ class LookaheadChooser:
             candidates=step.candidates,
             chosen_index=chosen,
             error=candidate.error,
-            critic_calls=critic_calls,
+            critic_calls=0 if call is None else 1,
+            critic_usage=call.usage if call else Usage(),
+            critic_undecided=call.undecided if call else 0,
             latency=time.monotonic() - start,
             usage=step.usage,
         )
 
-    def _score(self, history: list[Message], step: StepCandidates) -> int:
-        """Fill in Q for the valid candidates with one critic request; return the number of requests."""
+    def _score(self, history: list[Message], step: StepCandidates) -> CriticCall | None:
+        """Fill in Q for the valid candidates with one critic call; None when no call was needed.
+
+        A critic that charges (an LLM judge) reports the call's tokens and cost (critic.protocol.
+        CriticCall): they are charged to the budget and recorded apart from the policy's."""
         valid = step.valid
         if len(valid) < 2:
-            return 0
+            return None
         assert self.critic is not None
         if self.budget:
             self.budget.check()
         values = self.critic.score(history, [step.candidates[i].text for i in valid])
+        call = last_call(self.critic) or CriticCall()
         if self.budget:
-            self.budget.charge(critic_calls=1)
+            self.budget.charge(critic_calls=1, critic_usage=call.usage)
         if len(values) != len(valid):
             raise CriticError(f"critic returned {len(values)} values for {len(valid)} candidates")
-        for i, q in zip(valid, values, strict=True):
+        tokens = call.prompt_tokens if len(call.prompt_tokens) == len(valid) else [None] * len(valid)
+        for i, q, n in zip(valid, values, tokens, strict=True):
             step.candidates[i].q = float(q)
-        return 1
+            step.candidates[i].critic_tokens = n
+        return call
 
     def _argmax(self, step: StepCandidates) -> int:
         """Index of the chosen candidate (0, a format error, when none is valid)."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.redaction import scrub
 from agent.types import Message
-from critic.protocol import Critic, score_last_turn
+from critic.protocol import Critic, score_run
 from envs.files import write_atomic
 from search.config import Rule
 
@@ -116,21 +116,30 @@ class Selection:
         write_atomic(path, json.dumps(scrub(self.to_dict()), indent=2))
 
 
-def final_q(messages: list[Message], recorded: float | None, critic: Critic | None) -> float | None:
+def scores_runs(critic: Critic | None) -> bool:
+    """Whether the critic scores a finished run itself (`score_run(messages, patch)`: the LLM judge's
+    selection prompt, which reads the patch), rather than by the Q of its last turn."""
+    return callable(getattr(critic, "score_run", None))
+
+
+def final_q(
+    messages: list[Message], recorded: float | None, critic: Critic | None, patch: str = ""
+) -> float | None:
     """The paper's selection value: Q of the final (submit) action.
 
     Reuses the Q lookahead recorded for the chosen submit when there is one; otherwise scores
-    the final assistant turn after the history that preceded it (one critic call).
+    the final assistant turn after the history that preceded it (one critic call). A critic that
+    scores runs itself (`scores_runs`: the judge) always scores the run with its patch.
     """
-    if recorded is not None:
+    if recorded is not None and not scores_runs(critic):
         return recorded
-    return None if critic is None else final_turn_q(messages, critic)
+    return None if critic is None else final_turn_q(messages, critic, patch)
 
 
-def final_turn_q(messages: list[Message], critic: Critic) -> float | None:
-    """Q of the last assistant turn (critic.protocol.score_last_turn); None when there is none."""
+def final_turn_q(messages: list[Message], critic: Critic, patch: str = "") -> float | None:
+    """Q of the run's last assistant turn (critic.protocol.score_run); None when there is none."""
     try:
-        return score_last_turn(critic, messages)
+        return score_run(critic, messages, patch)
     except ValueError:  # no assistant turn: nothing to score
         return None
 

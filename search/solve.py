@@ -18,11 +18,11 @@ from agent.loop import Agent
 from agent.registry import lookup
 from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Policy, StepChooser
-from critic.protocol import Critic
+from critic.protocol import Critic, describe_critic, last_call
 from envs.types import Env, Task
 from search.budget import Budget, BudgetExhausted
 from search.config import CHOOSERS, MissingCritic, SearchConfig
-from search.select import RunOutcome, Selection, choose, final_q, mean_q, run_all
+from search.select import RunOutcome, Selection, choose, final_q, mean_q, run_all, scores_runs
 
 __all__ = ["MissingCritic", "SolveResult", "make_chooser", "solve", "trajectory_path"]
 
@@ -114,6 +114,7 @@ def solve(
             if run_critic is not critic and hasattr(run_critic, "close"):
                 run_critic.close()
         traj.final_q = outcome.final_q
+        traj.config["strategy"] = {**traj.config.get("strategy", {}), "critic": describe_critic(run_critic)}
         traj.save(path)
         return outcome
 
@@ -132,9 +133,15 @@ def outcome_of(
     if submitted and traj.steps and traj.steps[-1].candidates:
         last = traj.steps[-1]
         recorded = last.candidates[last.chosen_index].q
-    q = final_q(traj.messages, recorded, critic)
-    if recorded is None and q is not None and budget:
-        budget.charge(critic_calls=1)
+    q = final_q(traj.messages, recorded, critic, traj.patch)
+    if q is not None and (recorded is None or scores_runs(critic)):  # a critic call was made
+        call = last_call(critic)
+        if budget:
+            budget.charge(critic_calls=1, critic_usage=call.usage if call else None)
+        if call is not None:  # a judge's: its cost and prompt size go into the record
+            traj.stats.critic_usage += call.usage
+            traj.stats.critic_undecided += call.undecided
+            traj.final_q_tokens = call.prompt_tokens[0] if call.prompt_tokens else None
     status = traj.exit_status.value if traj.exit_status else "unknown"
     return RunOutcome(
         index=index,

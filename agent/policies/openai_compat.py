@@ -134,10 +134,24 @@ class OpenAIPolicy:
         self, messages: list[Message], n: int, temperature: float, end: float | None = None
     ) -> list[Completion]:
         """One chat completion with retries; every attempt, wait and timeout ends by `end` (monotonic)."""
+        start = time.monotonic()
+        response = self.create(messages, n, temperature, end)
+        return self._completions(response, n, time.monotonic() - start)
+
+    def create(
+        self,
+        messages: list[Message],
+        n: int = 1,
+        temperature: float | None = None,
+        end: float | None = None,
+        **params: Any,
+    ) -> Any:
+        """The raw chat-completion response to `messages`, with this policy's retries, deadline and typed
+        errors; `params` (e.g. max_tokens=1, logprobs=True) are sent as they are (critic.clients.judge uses it)."""
         kwargs: dict[str, Any] = {
             "model": self.spec.model or self.spec.name,
             "messages": messages,
-            "temperature": temperature,
+            "temperature": self.spec.temperature if temperature is None else temperature,
         }
         if n > 1:
             kwargs["n"] = n
@@ -147,6 +161,7 @@ class OpenAIPolicy:
             kwargs["top_p"] = self.spec.top_p
         if self.spec.extra_body:
             kwargs["extra_body"] = self.spec.extra_body
+        kwargs.update(params)
         backoff = wait_random_exponential(multiplier=self.spec.retry_wait, max=self.spec.retry_wait_max)
         retrying = Retrying(
             stop=stop_after_attempt(self.spec.max_attempts),
@@ -168,14 +183,12 @@ class OpenAIPolicy:
             timeout = deadline.bound(self.spec.timeout, end, what)
             return self._client.chat.completions.create(**kwargs, timeout=timeout)
 
-        start = time.monotonic()
         try:
-            response = retrying(attempt)
+            return retrying(attempt)
         except openai.APIError as exc:
             if deadline.passed(end):
                 raise deadline.DeadlineExceeded(f"the run's time ran out waiting for {what}") from exc
             raise self._translate(exc) from exc
-        return self._completions(response, n, time.monotonic() - start)
 
     def _translate(self, exc: openai.APIError) -> PolicyError:
         where = f"{self.spec.name!r} at {self.base_url}"

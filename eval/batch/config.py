@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from agent.config import AgentConfig
 from agent.configfile import CONFIG_DIR, FileConfig
 from agent.redaction import scrub
+from critic.config import JudgeConfig
 from envs.settings import ContainerSettings
 from search.config import SearchConfig
 
@@ -49,7 +50,7 @@ class RunConfig(FileConfig):
 
     model_config = ConfigDict(extra="forbid")
     DEFAULTS = DEFAULT_RUN_YAML
-    FILE_SECTIONS = ("search", "agent")
+    FILE_SECTIONS = ("search", "agent", "judge")
     WHAT = "run config"
 
     # what to run on
@@ -81,9 +82,13 @@ class RunConfig(FileConfig):
     )
     critic: str | None = Field(
         None,
-        description="Critic: an http(s) URL (HTTPCritic; replicas: URLs joined by commas), a checkpoint "
-        "folder (LocalCritic), "
+        description="Critic: judge:ALIAS or judge:MODEL@URL (an LLM judge, no training), an http(s) URL "
+        "(HTTPCritic; replicas: URLs joined by commas), a checkpoint folder (LocalCritic), "
         "'tiny' (make a tiny untrained critic in the run folder) or None (no critic).",
+    )
+    judge: JudgeConfig = Field(
+        default_factory=JudgeConfig,
+        description="Prompts and scoring of a judge:MODEL critic (configs/judge.yaml; a mapping or a file).",
     )
     search: SearchConfig = Field(default_factory=SearchConfig, description="The search strategy.")
     agent: AgentConfig = Field(default_factory=AgentConfig, description="Agent limits and prompts.")

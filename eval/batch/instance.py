@@ -102,6 +102,7 @@ def _instance_record(
         resolved=pick.resolved if pick else False,
         runs=runs,
         cost=sum(r.cost for r in runs),
+        critic_cost=sum(r.critic_cost for r in runs),
         duration=now - started,
         grading_time=grading,
         started_at=started,
@@ -175,7 +176,7 @@ def made_here(config: RunConfig) -> tuple[PolicyFor, Critic | None]:
             register_secrets(config)
             _MADE[key] = (
                 policy_factory(config.model, config.base_url, **config.policy),
-                make_critic(config.critic, Path.cwd()),
+                make_critic(config.critic, Path.cwd(), config.judge),
             )
         return _MADE[key]
 

@@ -121,7 +121,7 @@ def _prepare(config: RunConfig, out: Path) -> Batch:
     # the policy first: a missing API key is said at once, before the dataset's download (the hub
     # retries an unreachable endpoint for half a minute)
     policy_for = policy_factory(config.model, config.base_url, **config.policy)
-    critic = make_critic(config.critic, out)
+    critic = make_critic(config.critic, out, config.judge)
     config.search.check_critic(critic)
     tasks = select_tasks(
         config.dataset,
@@ -185,6 +185,7 @@ NOT_RESULT_CHANGING = (
     "policy.retry_wait",
     "policy.retry_wait_max",
     "policy.concurrency",
+    "judge.concurrency",
 )
 """Config keys a resume may change: how and where the run goes (workers, timeouts that guard the
 infrastructure, container resources, retries), and which instances it covers (a resume may widen

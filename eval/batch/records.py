@@ -66,6 +66,12 @@ class RunRecord(BaseModel):
     exit_status: str | None = Field(None, description="Why the agent stopped (agent.trajectory.ExitStatus).")
     steps: int = Field(0, description="Agent turns.")
     cost: float = Field(0.0, description="USD spent by the policy.")
+    critic_cost: float = Field(0.0, description="USD spent by the critic (an LLM judge), apart from `cost`.")
+    critic_tokens: int = Field(0, description="Tokens (prompt + answer) of the LLM judge's requests.")
+    critic_scores: int = Field(0, description="Scores an LLM judge gave (candidates and the final turn).")
+    critic_undecided: int = Field(
+        0, description="Of those, the answers with neither YES nor NO among the top tokens (scored 0.5)."
+    )
     final_q: float | None = Field(
         None, description="Q of the final (submit) action, when a critic scored it."
     )
@@ -109,7 +115,8 @@ class InstanceRecord(BaseModel):
     grade_status: str = Field("not_graded", description="The chosen run's grade status.")
     resolved: bool = Field(False, description="The chosen run resolves the task.")
     runs: list[RunRecord] = Field(default_factory=list, description="Every run, graded.")
-    cost: float = Field(0.0, description="USD over all runs.")
+    cost: float = Field(0.0, description="USD over all runs (the policy's).")
+    critic_cost: float = Field(0.0, description="USD of an LLM judge over all runs.")
     duration: float = Field(0.0, description="Wall seconds for the instance (solve + grade).")
     grading_time: float = Field(0.0, description="Wall seconds spent grading.")
     started_at: float = Field(0.0, description="Unix time the attempt started.")
@@ -310,6 +317,11 @@ def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) 
         exit_status=status,
         steps=len(traj.steps),
         cost=traj.stats.usage.cost,
+        critic_cost=traj.stats.critic_usage.cost,
+        critic_tokens=traj.stats.critic_usage.tokens,
+        critic_scores=sum(c.critic_tokens is not None for s in traj.steps for c in s.candidates)
+        + (traj.final_q_tokens is not None),
+        critic_undecided=traj.stats.critic_undecided,
         final_q=traj.final_q,
         mean_q=mean_q(traj.steps),
         submitted=traj.exit_status == ExitStatus.submitted,

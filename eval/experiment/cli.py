@@ -105,6 +105,15 @@ def print_table(report_md: Path, console: Console) -> None:
     for row in compact_rows(report, "gains", list(GAIN_COLUMNS), signed=True):
         gains.add_row(*row)
     console.print(gains)
+    if len(report["config"].get("critics") or []) > 1:  # one row per critic and seed
+        from eval.experiment.render import critic_table_rows
+
+        critics = Table(title="critics side by side (base and control pools shared)", box=box.SIMPLE_HEAD)
+        for name in ("critic", "seed", *TABLE):
+            critics.add_column(name, justify="right")
+        for critic, seed, *cells in critic_table_rows(report, intervals=False):  # intervals: experiment.md
+            critics.add_row(escape(critic), seed, *cells)
+        console.print(critics)
     console.print(f"report: {escape(str(report_md))}", soft_wrap=True)
     # print, not the console: the command stays one line that can be copied, however narrow the terminal
     print(f"see every decision: swe-search inspect {shlex.quote(str(report_md.parent))}")

@@ -20,6 +20,8 @@ from critic.config import TrainConfig
 from eval.batch.config import DEFAULT_RUN_YAML, RunConfig
 
 DEFAULT_EXPERIMENT_YAML = DEFAULT_RUN_YAML.parent / "experiment.yaml"
+LEARNED = "learned"
+"""`critics: [learned, ...]`: the critic trained in phases 1-2 (eval.experiment.phases)."""
 TINY = "tiny"
 """`critic.model: tiny` trains a tiny random Qwen2 critic from scratch (critic.model.make_tiny_critic)."""
 
@@ -198,6 +200,15 @@ class ExperimentConfig(FileConfig):
         "trains a tiny critic from scratch; `data` adds sources (e.g. a nebius export) to the collected "
         "runs; `out_dir` and `seed` are set by the experiment.",
     )
+    critics: list[str] = Field(
+        default_factory=lambda: [LEARNED],
+        min_length=1,
+        description="The critics compared side by side, one table row each: `learned` (the critic trained "
+        "in phases 1-2) and any number of LLM judges (`judge:ALIAS` or `judge:MODEL@URL`; prompts in "
+        "run.judge). Judges need no collect or train phase: with only judges, those are skipped. The "
+        "base and control pools are shared; each critic gets its own lookahead pool, and the base pool's "
+        "runs are scored once more by each critic that did not run it.",
+    )
     tiny: TinyCriticConfig = Field(
         default_factory=TinyCriticConfig, description="Shape of the tiny critic (`critic.model: tiny`)."
     )
@@ -208,6 +219,23 @@ class ExperimentConfig(FileConfig):
         description="The `swe-search run` config every phase starts from (model, policy, agent, "
         "containers, timeouts, workers), over configs/run.yaml.",
     )
+
+    @field_validator("critics")
+    @classmethod
+    def _known_critics(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name != LEARNED and not name.startswith("judge:"):
+                raise ValueError(
+                    f"critic {name!r} is neither `learned` nor a judge (judge:ALIAS, judge:MODEL@URL)"
+                )
+        if len(set(v)) != len(v):
+            raise ValueError(f"critics must be distinct, got {v}")
+        return v
+
+    @property
+    def learned(self) -> bool:
+        """Whether the learned critic is compared (and so collected for and trained)."""
+        return LEARNED in self.critics
 
     @field_validator("seeds")
     @classmethod

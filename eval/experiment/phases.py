@@ -10,7 +10,14 @@ For every seed S of `seeds` (a full replicate), in `out/seed-S/`:
                           base = the mean over runs; select@N, random@N and oracle@N over N-subsets;
                lookahead/ lookahead+select n=R, K candidates: lookahead = the mean; both@N;
                const/     the same with a constant critic (tie_break first): the control, = base;
-4. report      out/experiment.json, experiment.md and plots/ (eval.experiment.report).
+               and for each other critic of `critics` (an LLM judge):
+               lookahead-<critic>/ its own lookahead pool;
+               select-<critic>/    its final Q of the base pool's runs (scores.json): its select@N
+                                   without running the base pool again;
+4. report      out/experiment.json, experiment.md and plots/ (eval.experiment.report): a row per critic.
+
+`critics` (default [learned]) names the critics compared. Without `learned`, phases 1 and 2 are
+skipped and the first judge runs the base and lookahead pools.
 
 A phase folder holds `phase.json` (its plan, written when it starts) and `complete.json` (written
 last). A complete phase is skipped; an unfinished one is continued (the runner skips finished
@@ -38,16 +45,21 @@ from envs.files import write_atomic
 from envs.types import Task
 from eval.batch.config import RunConfig
 from eval.batch.prepare import lock_folder, prepare, select_tasks, unlock_folder
+from eval.batch.records import load_records
 from eval.batch.run import run_batch
-from eval.experiment.config import TINY, ExperimentConfig, SplitRule, TaskSelection
+from eval.experiment.config import LEARNED, TINY, ExperimentConfig, SplitRule, TaskSelection
 from eval.experiment.layout import (
     COMPLETE,
     PLAN,
     POOLS,
+    SCORES,
     Splits,
+    base_critic,
     checkpoint_dir,
+    lookahead_pool,
     phase_dir,
     pool_dir,
+    rescore_dir,
 )
 from eval.report import run_report as run_reports
 
@@ -188,18 +200,33 @@ POOL_SEARCH: dict[str, dict[str, Any]] = {
 """Each pool's strategy; all pools run R runs per task and select by final_q."""
 
 
-def pool_config(config: ExperimentConfig, splits: Splits, seed: int, pool: str) -> RunConfig:
-    """Phase 3: one pool of R runs per held-out task (see the module docstring)."""
+def critic_spec(config: ExperimentConfig, seed: int, critic: str) -> str:
+    """`--critic` of a critic of `critics`: the trained checkpoint for `learned`, else the judge's spec."""
+    return str(checkpoint_dir(config.out, seed).resolve()) if critic == LEARNED else critic
+
+
+def other_critics(config: ExperimentConfig) -> list[str]:
+    """The critics with their own lookahead pool and rescored base pool (all but `base_critic`)."""
+    return [c for c in config.critics if c != base_critic(config.critics)]
+
+
+def pool_config(
+    config: ExperimentConfig, splits: Splits, seed: int, pool: str, critic: str | None = None
+) -> RunConfig:
+    """Phase 3: one pool of R runs per held-out task (see the module docstring); `critic` (a name of
+    `critics`) runs the lookahead pool instead of the base critic, in its own folder."""
     if pool not in POOL_SEARCH:
         raise ValueError(f"unknown pool {pool!r}; one of {POOLS}")
     e = config.evaluate
     search = {"n": e.repeats, "rule": "final_q", "temperature": e.temperature, **POOL_SEARCH[pool]}
     if search["strategy"] != "select":
         search["k"] = e.k
-    critic = f"const:{e.constant}" if pool == "const" else str(checkpoint_dir(config.out, seed).resolve())
-    out = pool_dir(config.out, seed, pool)
+    name = critic or base_critic(config.critics)
+    spec = f"const:{e.constant}" if pool == "const" else critic_spec(config, seed, name)
+    folder = lookahead_pool(name, config.critics) if pool == "lookahead" else pool
+    out = pool_dir(config.out, seed, folder)
     return _run_config(
-        config, seed, splits.eval_dataset, splits.heldout, out, critic, search, config.eval_select
+        config, seed, splits.eval_dataset, splits.heldout, out, spec, search, config.eval_select
     )
 
 
@@ -273,7 +300,19 @@ class Experiment:
         self.splits = resolve_splits(config)
         # a missing API key or an unknown model fails here, before any container starts
         policy_factory(config.run.model, config.run.base_url, **config.run.policy)
+        for critic in config.critics:  # and so does a judge's (its key, its endpoint)
+            if critic != LEARNED:
+                self._check_judge(critic)
         ensure_docker()
+
+    def _check_judge(self, critic: str) -> None:
+        from critic.errors import CriticUnavailable
+        from critic.factory import make_critic
+
+        try:
+            make_critic(critic, self.out, self.config.run.judge)
+        except CriticUnavailable as e:
+            raise ExperimentError(f"critics: {e}") from e
 
     def run(self) -> bool:
         """Every seed's phases, then the report; False when interrupted (rerun to continue)."""
@@ -307,6 +346,8 @@ class Experiment:
             ("train", self._train_plan, lambda: self._train(seed)),
             ("evaluate", self._evaluate_plan, lambda: self._evaluate(seed)),
         ]
+        if not self.config.learned:  # judges need no data and no training
+            phases = phases[2:]
         for name, plan, work in phases:
             if not self.phase(phase_dir(self.out, seed, name), seed, plan(seed), work):
                 return False
@@ -322,10 +363,23 @@ class Experiment:
         return {"critic": _fingerprint_train(train_config(self.config, seed)), "tiny": tiny}
 
     def _evaluate_plan(self, seed: int) -> dict[str, Any]:
-        return {p: self._pool_plan(seed, p) for p in POOLS}
+        plan = {p: self._pool_plan(seed, p) for p in POOLS}
+        for critic in other_critics(self.config):  # only when there are: earlier folders stay valid
+            plan[f"lookahead-{critic}"] = self._pool_plan(seed, "lookahead", critic)
+            plan[f"select-{critic}"] = self._rescore_plan(seed, critic)
+        return plan
 
-    def _pool_plan(self, seed: int, pool: str) -> dict[str, Any]:
-        return {"run": _fingerprint_run(pool_config(self.config, self.splits, seed, pool))}
+    def _pool_plan(self, seed: int, pool: str, critic: str | None = None) -> dict[str, Any]:
+        return {"run": _fingerprint_run(pool_config(self.config, self.splits, seed, pool, critic))}
+
+    def _rescore_plan(self, seed: int, critic: str) -> dict[str, Any]:
+        """A critic's final Q of the base pool: its spec and prompts, and the base pool's own plan."""
+        judge = pool_config(self.config, self.splits, seed, "lookahead", critic).judge
+        return {
+            "critic": critic,
+            "judge": judge.model_dump(mode="json"),
+            "base": self._pool_plan(seed, "base"),
+        }
 
     # -- phases
 
@@ -338,6 +392,11 @@ class Experiment:
         }
         for pool in POOLS:
             plans[pool_dir(self.out, seed, pool)] = self._pool_plan(seed, pool)
+        for critic in other_critics(self.config):
+            plans[pool_config(self.config, self.splits, seed, "lookahead", critic).resolved_out()] = (
+                self._pool_plan(seed, "lookahead", critic)
+            )
+            plans[rescore_dir(self.out, seed, critic)] = self._rescore_plan(seed, critic)
         return plans
 
     def check_plans(self) -> None:
@@ -411,15 +470,53 @@ class Experiment:
         return True
 
     def _evaluate(self, seed: int) -> bool:
-        for pool in POOLS:
-            rc = pool_config(self.config, self.splits, seed, pool)
+        pools = [pool_config(self.config, self.splits, seed, pool) for pool in POOLS]
+        pools += [
+            pool_config(self.config, self.splits, seed, "lookahead", c) for c in other_critics(self.config)
+        ]
+        for rc in pools:
             if not self.phase(
-                pool_dir(self.out, seed, pool),
-                seed,
-                {"run": _fingerprint_run(rc)},
-                lambda rc=rc: self._batch(rc),
+                rc.resolved_out(), seed, {"run": _fingerprint_run(rc)}, lambda rc=rc: self._batch(rc)
             ):
                 return False
+        for critic in other_critics(self.config):
+            folder = rescore_dir(self.out, seed, critic)
+            plan = self._rescore_plan(seed, critic)
+            if not self.phase(folder, seed, plan, lambda c=critic: self._rescore(seed, c)):
+                return False
+        return True
+
+    def _rescore(self, seed: int, critic: str) -> bool:
+        """`critic`'s final Q (and what each scoring cost) of every run of the base pool, into
+        select-<critic>/scores.json, saved after each instance (a rerun goes on from there)."""
+        from agent.trajectory import Trajectory
+        from critic.factory import make_critic
+        from critic.protocol import last_call
+        from search.select import final_turn_q
+
+        folder, base = rescore_dir(self.out, seed, critic), pool_dir(self.out, seed, "base")
+        rc = pool_config(self.config, self.splits, seed, "lookahead", critic)
+        scorer = make_critic(rc.critic, folder, rc.judge)
+        path = folder / SCORES
+        scores: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        records = load_records(base)
+        todo = [i for i in self.splits.heldout if i in records and i not in scores]
+        self.console.print(f"  {critic}: final Q of {len(todo)} base instance(s) -> {folder}")
+        for instance_id in todo:
+            entry: dict[str, Any] = {}
+            for run in records[instance_id].runs:
+                if not run.trajectory or not (base / run.trajectory).is_file():
+                    continue
+                traj = Trajectory.load(base / run.trajectory)
+                q = final_turn_q(traj.messages, scorer, traj.patch)
+                call = last_call(scorer)
+                entry[str(run.index)] = {
+                    "final_q": q,
+                    "tokens": call.usage.tokens if call else 0,
+                    "cost": call.usage.cost if call else 0.0,
+                }
+            scores[instance_id] = entry
+            write_atomic(path, json.dumps(scores, indent=1))
         return True
 
 

@@ -96,6 +96,33 @@ def table_header(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def critic_table_rows(report: dict[str, Any], intervals: bool = True) -> list[tuple[str, ...]]:
+    """(critic, seed, base, lookahead, select, both) rows: one per critic of `critics` and seed."""
+    cell = fmt_cell if intervals else (lambda c: _pct(c["value"]))
+    return [
+        (critic, key, *(cell(row["table"][c]) for c in TABLE))
+        for key in _rows(report)
+        for critic, row in (report["results"][key].get("critics") or {}).items()
+    ]
+
+
+def _critic_table(report: dict[str, Any]) -> list[str]:
+    """The critics side by side (when more than one is compared): base and control shared."""
+    first = report["results"][_rows(report)[0]].get("critics") or {}
+    if len(first) < 2:
+        return []
+    header = ["critic", *table_header(report)[1:]]
+    return [
+        "## Critics side by side",
+        "",
+        "One row per critic: the base and control pools are shared; each critic ran its own lookahead "
+        "pool, and chose among the base pool's runs by its own final Q.",
+        "",
+        *table(header, critic_table_rows(report)),
+        "",
+    ]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """experiment.md: the table, controls, gains, goals, selection curve, critic, cost, Q, runs, plots."""
     s, sp = report["settings"], report["splits"]
@@ -113,6 +140,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         *table(table_header(report), table_rows(report)),
         "",
+        *_critic_table(report),
         "## Controls",
         "",
         "The constant critic (lookahead with Q = const, ties to the first sample) must equal base; select "
@@ -220,6 +248,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{c['policy_tokens']:.0f}",
                 f"${c['cost_usd']:.4f}",
                 f"{c['critic_calls']:.1f}",
+                f"{c.get('critic_tokens', 0):.0f}",
+                f"${c.get('critic_cost_usd', 0):.4f}",
                 f"{c['wall_time']:.1f}s",
             )
             for name, c in res["cost"]["per_instance"].items()
@@ -230,13 +260,38 @@ def render_markdown(report: dict[str, Any]) -> str:
                 "runs",
                 "policy calls",
                 "samples",
-                "tokens",
-                "cost",
+                "policy tokens",
+                "policy cost",
                 "critic calls",
+                "judge tokens",
+                "judge cost",
                 "wall time (runs in sequence)",
             ],
             rows,
         )
+        for critic, row in (res.get("critics") or {}).items():
+            if len(res["critics"]) < 2:
+                break
+            lines += [
+                "",
+                f"Critic `{critic}`, per instance (its lookahead pool; select scores N base runs):",
+                "",
+            ]
+            lines += table(
+                ["strategy", "policy tokens", "policy cost", "critic calls", "judge tokens", "judge cost"],
+                [
+                    (
+                        name,
+                        f"{c['policy_tokens']:.0f}",
+                        f"${c['cost_usd']:.4f}",
+                        f"{c['critic_calls']:.1f}",
+                        f"{c.get('critic_tokens', 0):.0f}",
+                        f"${c.get('critic_cost_usd', 0):.4f}",
+                    )
+                    for name, c in row["cost"].items()
+                    if name in ("lookahead", "select", "both")
+                ],
+            )
         q = res["q_by_step"]
         lines += ["", "### Q along the steps (lookahead runs)", ""]
         if q:

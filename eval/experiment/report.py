@@ -7,7 +7,10 @@ Read from the phase folders of every seed (eval.experiment.phases): the pools' f
 - `results[<seed>]` for every seed run, and `results["pooled"]` (the mean over seeds, bootstrap
   draws shared) when there are several. Each holds:
   - `table`: base | lookahead | select | both, each `{value, lo, hi}` (95% bootstrap interval over
-    tasks and repeats, eval.report.bootstrap);
+    tasks and repeats, eval.report.bootstrap), of the base pool's critic (`learned` when compared);
+  - `critics`: one row per critic of `critics` (`learned`, `judge:...`): its own `table`, `gains`,
+    `goals` and per-instance `cost` (base and control shared; its own lookahead pool; the base
+    pool's runs selected by its own final Q);
   - `controls`: lookahead with the constant critic, select with the random rule, oracle@N of each pool;
   - `gains`: lookahead - base, select - base, both - max(lookahead, select), the share of the
     mean -> oracle gap that select closes, control - base, random - base;
@@ -16,6 +19,7 @@ Read from the phase folders of every seed (eval.experiment.phases): the pools' f
     `critic` (`train`: held-out metrics of `critic train`; `heldout`: AUC/Brier of the base pool's
     final Q against resolved on the held-out split), `cost` (per instance, by strategy),
     `q_by_step` (eval.report.run_report.lookahead_stats of the lookahead pool), `runs` (counts per folder);
+    costs hold an LLM judge's tokens and USD (`critic_tokens`, `critic_cost_usd`) apart from the policy's;
 - `timing`: wall seconds of each phase (varies between runs; see VOLATILE_KEYS).
 """
 
@@ -34,7 +38,18 @@ from agent.trajectory import Stats
 from envs.files import write_atomic
 from eval.batch.records import RunRecord, load_records
 from eval.experiment.config import ExperimentConfig
-from eval.experiment.layout import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, pool_dir
+from eval.experiment.layout import (
+    COMPLETE,
+    POOLS,
+    SCORES,
+    Splits,
+    base_critic,
+    checkpoint_dir,
+    lookahead_pool,
+    phase_dir,
+    pool_dir,
+    rescore_dir,
+)
 from eval.experiment.render import CONTROLS, TABLE, render_markdown, write_plots
 from eval.report.bootstrap import Bootstrap, TaskRuns, interval
 from eval.report.run_report import lookahead_stats
@@ -91,10 +106,12 @@ def run_counts(folder: Path) -> dict[str, Any]:
 
 
 def run_cost(traj: dict[str, Any], run: RunRecord) -> dict[str, float]:
-    """One run's policy calls (one `sample` per step), samples, tokens, USD, critic calls, wall time."""
+    """One run's policy calls (one `sample` per step), samples, tokens, USD, critic calls, an LLM judge's
+    tokens and USD (apart from the policy's), wall time."""
     steps = traj.get("steps", [])
     stats = traj.get("stats", {})
-    usage = Stats.model_validate(stats).usage
+    parsed = Stats.model_validate(stats)
+    usage = parsed.usage
     samples = sum(sum(c.get("count", 1) for c in s.get("candidates") or [{}]) for s in steps)
     step_calls = sum(s.get("critic_calls", 0) for s in steps)
     last = steps[-1] if steps else {}
@@ -108,6 +125,8 @@ def run_cost(traj: dict[str, Any], run: RunRecord) -> dict[str, float]:
         "cost_usd": float(usage.cost),
         "critic_calls": float(step_calls + final_scoring),
         "final_scoring_calls": float(final_scoring),
+        "critic_tokens": float(parsed.critic_usage.tokens),
+        "critic_cost_usd": float(parsed.critic_usage.cost),
         "wall_time": float(stats.get("wall_time", 0.0)),
     }
 
@@ -121,9 +140,32 @@ def _mean_cost(pairs: list[Any]) -> dict[str, float]:
         "cost_usd",
         "critic_calls",
         "final_scoring_calls",
+        "critic_tokens",
+        "critic_cost_usd",
         "wall_time",
     )
     return {k: statistics.fmean(c[k] for c in costs) if costs else 0.0 for k in keys}
+
+
+def load_rescored(
+    folder: Path, runs: list[list[RunRecord]], ids: list[str]
+) -> tuple[list[list[RunRecord]], dict]:
+    """The base pool's runs with another critic's final Q (select-<critic>/scores.json), and that
+    scoring's mean tokens and USD per run."""
+    path = folder / SCORES
+    scores = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    out, spent = [], []
+    for instance_id, task_runs in zip(ids, runs, strict=True):
+        mine = scores.get(instance_id, {})
+        row = []
+        for r in task_runs:
+            entry = mine.get(str(r.index))
+            row.append(r.model_copy(update={"final_q": entry["final_q"] if entry else None}))
+            if entry:
+                spent.append(entry)
+        out.append(row)
+    mean = {k: statistics.fmean(float(e[k]) for e in spent) if spent else 0.0 for k in ("tokens", "cost")}
+    return out, mean
 
 
 def strategy_costs(per_run: dict[str, dict[str, float]], n: int) -> dict[str, dict[str, float]]:
@@ -246,12 +288,54 @@ def _at(curve: list[dict[str, Any]], n: int, key: str) -> float:
     return curve[min(n, len(curve)) - 1][key] if curve else 0.0
 
 
+def critic_rows(
+    out: Path, seed: int, config: ExperimentConfig, splits: Splits
+) -> tuple[dict[str, Any], dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """One row per critic of `critics`: its table, gains and cost (the base and control pools shared;
+    its own lookahead pool; the base pool's runs under its own final Q), with the rows' points and draws.
+    Every row draws the same bootstrap resamples (a fresh Bootstrap of the report's seed each)."""
+    ids, base, r = splits.heldout, base_critic(config.critics), config.report
+    shared = load_pool(pool_dir(out, seed, "base"), ids)
+    rows, points, draws = {}, {}, {}
+    for critic in config.critics:
+        look = pool_dir(out, seed, lookahead_pool(critic, config.critics))
+        pools = {
+            "base": shared,
+            "lookahead": load_pool(look, ids),
+            "const": load_pool(pool_dir(out, seed, "const"), ids),
+        }
+        scoring = None
+        if critic != base:
+            runs, scoring = load_rescored(rescore_dir(out, seed, critic), shared[0], ids)
+            pools["base"] = (runs, shared[1])
+        boot = Bootstrap(len(ids), r.bootstrap_samples, r.seed)
+        res, points[critic], draws[critic], _ = pool_results(pools, config, boot)
+        cost = res["cost"]
+        if scoring is not None:  # select@N scores N base runs with this critic once more
+            cost["per_instance"]["select"]["critic_tokens"] += scoring["tokens"] * config.evaluate.n
+            cost["per_instance"]["select"]["critic_cost_usd"] += scoring["cost"] * config.evaluate.n
+        rows[critic] = {k: res[k] for k in ("table", "gains", "goals")} | {"cost": cost["per_instance"]}
+    return rows, points, draws
+
+
 def seed_results(
     out: Path, seed: int, config: ExperimentConfig, splits: Splits, boot: Bootstrap
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
     """One seed: (its results, cell point values, cell bootstrap draws, plot series)."""
-    n, ids = config.evaluate.n, splits.heldout
+    ids = splits.heldout
     pools = {p: load_pool(pool_dir(out, seed, p), ids) for p in POOLS}
+    result, points, draws, series = pool_results(pools, config, boot)
+    folders = {"collect": phase_dir(out, seed, "collect"), **{p: pool_dir(out, seed, p) for p in POOLS}}
+    result["critic"] = critic_metrics(out, seed, pools["base"][0], config.critic.calibration_bins)
+    result["runs"] = {name: run_counts(folder) for name, folder in folders.items() if folder.is_dir()}
+    return result, points, draws, series
+
+
+def pool_results(
+    pools: dict[str, Any], config: ExperimentConfig, boot: Bootstrap
+) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
+    """The results of one set of pools (base, lookahead, const): table, gains, goals, curve, cost, Q."""
+    n = config.evaluate.n
     views = {p: [[RunView.of(r) for r in runs] for runs in pools[p][0]] for p in POOLS}
     curves = {
         "base": selection_curve(views["base"], "final_q"),
@@ -299,14 +383,11 @@ def seed_results(
     series = look_q.pop("_series", None)
     look_q.pop("_values", None)
     per_run = {p: _mean_cost(pools[p][1]) for p in POOLS}
-    folders = {"collect": phase_dir(out, seed, "collect"), **{p: pool_dir(out, seed, p) for p in POOLS}}
     result = {
         **summarize(points, draws, config.report.confidence),
         "curve": curve,
-        "critic": critic_metrics(out, seed, pools["base"][0], config.critic.calibration_bins),
         "cost": {"per_run": per_run, "per_instance": strategy_costs(per_run, n)},
         "q_by_step": look_q or None,
-        "runs": {name: run_counts(folder) for name, folder in folders.items()},
     }
     return result, points, draws, {"q_series": series, "curve": curve}
 
@@ -332,16 +413,24 @@ def build_experiment_report(
     results: dict[str, Any] = {}
     plot_data: dict[str, Any] = {}
     all_points, all_draws = [], []
+    row_points: dict[str, list] = {c: [] for c in config.critics}
+    row_draws: dict[str, list] = {c: [] for c in config.critics}
     for seed in config.seeds:
         res, points, draws, series = seed_results(out, seed, config, splits, boot)
+        res["critics"], c_points, c_draws = critic_rows(out, seed, config, splits)
         results[str(seed)] = res
         plot_data[str(seed)] = series
         all_points.append(points)
         all_draws.append(draws)
+        for c in config.critics:
+            row_points[c].append(c_points[c])
+            row_draws[c].append(c_draws[c])
     if len(config.seeds) > 1:
-        points = {k: float(np.mean([p[k] for p in all_points])) for k in all_points[0]}
-        draws = {k: np.mean([d[k] for d in all_draws], axis=0) for k in all_draws[0]}
+        points, draws = _pool_seeds(all_points, all_draws)
         results["pooled"] = summarize(points, draws, r.confidence)
+        results["pooled"]["critics"] = {
+            c: summarize(*_pool_seeds(row_points[c], row_draws[c]), r.confidence) for c in config.critics
+        }
     report = {
         "schema_version": EXPERIMENT_SCHEMA_VERSION,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -366,6 +455,12 @@ def build_experiment_report(
         "timing": {str(s): _timing(out, s) for s in config.seeds},
     }
     return report, plot_data
+
+
+def _pool_seeds(points: list[dict[str, float]], draws: list[dict[str, np.ndarray]]) -> tuple[dict, dict]:
+    """The mean over seeds of the cells' points and of their bootstrap draws (shared draws)."""
+    pooled = {k: float(np.mean([p[k] for p in points])) for k in points[0]}
+    return pooled, {k: np.mean([d[k] for d in draws], axis=0) for k in draws[0]}
 
 
 def write_experiment_report(out: Path, config: ExperimentConfig, splits: Splits) -> Path:

@@ -32,7 +32,14 @@ from typing import Any
 
 from agent.redaction import scrub, scrub_text
 from envs.files import write_atomic
-from eval.batch.records import InstanceRecord, load_trajectory, read_config, read_records, read_run_id
+from eval.batch.records import (
+    InstanceRecord,
+    RunRecord,
+    load_trajectory,
+    read_config,
+    read_records,
+    read_run_id,
+)
 from eval.report.markdown import table
 from eval.report.plots import Plots, q_by_step
 from eval.report.selection_stats import RunView, selection_metrics
@@ -146,6 +153,7 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
             "resolved": resolved,
             "pass_at_1": resolved / attempted if attempted else 0.0,
             "cost": sum(r.cost for r in finished),
+            "critic_cost": sum(r.critic_cost for r in finished),
             "mean_duration": statistics.fmean(r.duration for r in recs) if recs else 0.0,
             "mean_grading_time": statistics.fmean(r.grading_time for r in recs) if recs else 0.0,
         },
@@ -155,6 +163,7 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
         "by_error_kind": dict(Counter(r.error_kind or "unknown" for r in errors).most_common()),
         "selection": None,
         "lookahead": None,
+        "judge": judge_stats([run for r in finished for run in r.runs]),
         "instances": [_instance_row(r) for r in finished],
     }
     if strategy in ("select", "lookahead+select") or any(len(r.runs) > 1 for r in recs):
@@ -209,8 +218,29 @@ def pass_at_1_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             ("critic-selected Pass@1", f"{100 * sel['selected_pass_at_1']:.1f}%"),
             ("oracle gap closed", "n/a" if sel["gap_closed"] is None else f"{100 * sel['gap_closed']:.0f}%"),
         ]
-    rows.append(("cost", f"${t['cost']:.2f}"))
+    judge = report.get("judge")
+    if judge:
+        rows.append(("policy cost", f"${t['cost']:.2f}"))
+        rows.append(("judge cost", f"${judge['cost']:.2f} ({judge['tokens']} tokens)"))
+    else:
+        rows.append(("cost", f"${t['cost']:.2f}"))
     return rows
+
+
+def judge_stats(runs: list[RunRecord]) -> dict[str, Any] | None:
+    """An LLM judge's scores, tokens and cost over `runs`, and how often it answered neither YES nor
+    NO (scored 0.5); None when no judge scored anything."""
+    scores = sum(r.critic_scores for r in runs)
+    if not scores:
+        return None
+    undecided = sum(r.critic_undecided for r in runs)
+    return {
+        "scores": scores,
+        "undecided": undecided,
+        "undecided_share": undecided / scores,
+        "tokens": sum(r.critic_tokens for r in runs),
+        "cost": sum(r.critic_cost for r in runs),
+    }
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -285,6 +315,21 @@ def render_markdown(report: dict[str, Any]) -> str:
             [
                 (g, look["runs"][g], "" if drift[g] is None else f"{drift[g]:+.3f}")
                 for g in ("resolved", "unresolved")
+            ],
+        )
+        lines += [""]
+    judge = report.get("judge")
+    if judge:
+        lines += ["## LLM judge", ""]
+        lines += table(
+            ["scores", "neither YES nor NO (scored 0.5)", "tokens", "cost"],
+            [
+                (
+                    judge["scores"],
+                    f"{judge['undecided']} ({100 * judge['undecided_share']:.1f}%)",
+                    judge["tokens"],
+                    f"${judge['cost']:.4f}",
+                )
             ],
         )
         lines += [""]

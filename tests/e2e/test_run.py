@@ -208,3 +208,32 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path, gold_run, exa
         # finished instances are not redone; the others run exactly once after the kill
         assert counts[iid] == (1 if iid in finished_before else before + 1), (iid, counts)
     assert not labelled_containers("e2e-kill")
+
+
+def test_smollm2_judge_scores_a_real_lookahead_run(tmp_path, example_tasks):
+    """`--critic judge:smollm2`: the bundled SmolLM2-135M (a real model, in-process) judges each step's
+    candidates and the final turn of a `swe-search run --strategy lookahead`. The policy is the seeded
+    `scripted:coin` (tests/eval/coin_policy.py: the gold edit or a wrong one, then submit), so that the
+    step has different candidates and the run is short."""
+    out = tmp_path / "judge"
+    run_ = [sys.executable, "-m", "tests.eval.coin_policy", "run", "--dataset", str(EXAMPLES)]
+    task = ["--instances", "swe-search__textkit-1", "--model", "scripted:coin", "--step-limit", "3"]
+    search = ["--strategy", "lookahead", "-K", "4", "--critic", "judge:smollm2"]
+    cmd = [*run_, "--out", str(out), *FAST, *task, *search]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["totals"]["attempted"] == 1 and report["lookahead"]["chosen_q"]["count"] == 1
+    traj = json.loads((out / "trajectories" / "swe-search__textkit-1" / "trajectory.json").read_text())
+    critic = traj["config"]["strategy"]["critic"]
+    assert (
+        critic["kind"] == "judge" and critic["model"] == "smollm2" and critic["scoring"].startswith("logits")
+    )
+    scored = [c for s in traj["steps"] for c in s["candidates"] if c["q"] is not None]
+    assert len(scored) >= 2 and all(0 < c["q"] < 1 and c["critic_tokens"] > 100 for c in scored)
+    assert traj["exit_status"] == "submitted" and 0 < traj["final_q"] < 1 and traj["final_q_tokens"] > 100
+    judge = report["judge"]
+    assert judge["scores"] == len(scored) + 1 and judge["undecided"] == 0 and judge["cost"] == 0
+    assert judge["tokens"] == traj["stats"]["critic_usage"]["prompt_tokens"] > 0
+    assert "## LLM judge" in (out / "report.md").read_text()

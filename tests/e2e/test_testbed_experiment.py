@@ -6,6 +6,10 @@ three pools. The learned critic's selection must beat the mean single run there,
 constant-critic control must match base. `swe-search inspect` is then checked on this experiment and
 its real run folders in headless chromium. (That fixed seeds give the same table twice is
 tests/eval/test_experiment.py's, on a cheaper policy.)
+
+An LLM judge is compared beside the learned critic (`critics: [learned, judge:...]`): a loopback
+OpenAI-protocol server answers by a fixed rule on the judged text. It runs its own lookahead pool
+(SIGKILLed there once, then resumed) and scores the shared base pool's runs; the table has a row each.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from selenium.webdriver.common.by import By
 
 from envs.images import build_task_images
 from envs.tasks import load_tasks
+from eval.experiment.layout import COMPLETE, SCORES, lookahead_pool, pool_dir, rescore_dir
 from tests.helpers.browser import assert_no_alert, chromium, network_requests, screenshot_is_drawn, served
 from tests.helpers.commands import swe_search
 from tests.helpers.containers import labelled_containers
-from tests.helpers.experiment import PLAIN_ENTRY, REPO, experiment_command, run_experiment
+from tests.helpers.experiment import PLAIN_ENTRY, REPO, experiment_command, kill_when, run_experiment
+from tests.helpers.openai_server import OpenAIServer, judge_rule
 
 pytestmark = pytest.mark.slow
 TESTBED = REPO / "examples" / "testbed"
@@ -52,11 +58,29 @@ def testbed_images(docker_client, base_image) -> None:
     build_task_images(load_tasks(TESTBED))
 
 
+JUDGE_RULE = {"python": 0.7, "submit": 0.6}
+"""The loopback judge's P(YES) by what the judged text names (else 0.4): it favours checking and submitting."""
+
+
 @pytest.fixture(scope="module")
-def first(tmp_path_factory, testbed_images) -> tuple[Path, dict]:
+def judge_server():
+    with OpenAIServer(default=judge_rule(JUDGE_RULE, default=0.4)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, testbed_images, judge_server) -> tuple[Path, dict]:
+    """The reduced experiment with the learned critic and the loopback judge; SIGKILLed once while the
+    judge's lookahead pool runs, then run again to the end."""
     root = tmp_path_factory.mktemp("testbed-exp")
-    out = root / "exp"
-    return out, run_experiment(experiment_command(reduced_testbed_config(root), out, entry=PLAIN_ENTRY), out)
+    out, judge = root / "exp", f"judge:test-model@{judge_server.url}"
+    critics = f"critics=[learned, '{judge}']"
+    cmd = experiment_command(reduced_testbed_config(root), out, critics, entry=PLAIN_ENTRY)
+    pool = pool_dir(out, 0, lookahead_pool(judge, ["learned", judge]))
+    ran = lambda: any(pool.glob("trajectories/*/run-*/trajectory.json"))  # noqa: E731
+    kill_when(cmd, ran, "the judge's lookahead pool ran", out.with_suffix(".log"), timeout=1500)
+    assert not (pool / COMPLETE).exists(), "the kill came after the judge's pool had finished"
+    return out, run_experiment(cmd, out)
 
 
 def test_learned_critic_selection_beats_the_mean_single_run_on_held_out_tasks(first):
@@ -168,3 +192,29 @@ def test_the_inspector_shows_the_experiment_and_its_real_runs_in_chromium(first,
         assert driver.find_elements(By.CSS_SELECTOR, ".step")
         fetched = network_requests(driver)
         assert fetched and all(u.startswith("file://") for u in fetched), fetched
+
+
+def test_a_judge_gets_its_own_row_beside_the_learned_critic(first, judge_server):
+    out, report = first
+    judge = f"judge:test-model@{judge_server.url}"
+    res = report["results"]["0"]
+    learned, judged = res["critics"]["learned"], res["critics"][judge]
+    assert list(res["critics"]) == ["learned", judge] and learned["table"] == res["table"]
+    # base and control pools are shared: the same base cell and control gap in both rows
+    assert judged["table"]["base"] == learned["table"]["base"]
+    assert judged["gains"]["control_minus_base"]["value"] == learned["gains"]["control_minus_base"]["value"]
+    assert all(0.0 <= judged["table"][c]["value"] <= 1.0 for c in ("lookahead", "select", "both"))
+    # the judge scored every base run once more (its select) and ran its own lookahead pool
+    scores = json.loads((rescore_dir(out, 0, judge) / SCORES).read_text())
+    assert set(scores) == set(report["splits"]["heldout"])
+    assert all(0 < e["final_q"] < 1 and e["tokens"] > 0 for runs in scores.values() for e in runs.values())
+    # its tokens are counted apart from the policy's; the learned critic spends none
+    assert (
+        judged["cost"]["lookahead"]["critic_tokens"] > 0
+        and learned["cost"]["lookahead"]["critic_tokens"] == 0
+    )
+    assert judged["cost"]["select"]["critic_tokens"] > 0
+    prompts = [r.body["messages"][-1]["content"] for r in judge_server.completions]
+    assert any("<patch>" in p for p in prompts) and any("proposes to take this action" in p for p in prompts)
+    md = (out / "experiment.md").read_text()
+    assert "## Critics side by side" in md and "judge tokens" in md

@@ -92,3 +92,14 @@ def test_instances_take_spaces_commas_or_repeats_and_overrides_stay_overrides(ar
     assert cfg.instances == ["a", "b"] and cfg.agent.step_limit == 7
     args = build_parser().parse_args(["eval", "--predictions", "p.jsonl", "--instances", "a", "b"])
     assert args.instances == ["a", "b"]
+
+
+def test_the_judges_prompts_are_overridable_like_the_agents(tmp_path):
+    mine = tmp_path / "judge.yaml"
+    mine.write_text("top_logprobs: 5\ntemplates:\n  lookahead: 'Does {{ candidate }} help? YES or NO.'\n")
+    run = tmp_path / "run.yaml"
+    run.write_text(f"extends: {CONFIG_DIR / 'run.yaml'}\njudge: {mine}\n")
+    cfg = RunConfig.load(run, overrides=["judge.fallback_samples=3"])
+    assert cfg.judge.templates.lookahead == "Does {{ candidate }} help? YES or NO."
+    assert (cfg.judge.top_logprobs, cfg.judge.fallback_samples) == (5, 3)
+    assert "<patch>" in cfg.judge.templates.selection  # the rest from configs/judge.yaml

@@ -8,12 +8,8 @@ N=2, with the seeded mixed policy `scripted:coin` (tests/eval/coin_policy.py).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +27,7 @@ from tests.helpers.experiment import (
     REPO,
     TRAIN,
     experiment_command,
+    kill_when,
     reduced_config,
     run_reduced_experiment,
 )
@@ -53,21 +50,6 @@ def _files(folder: Path) -> dict[str, int]:
     }
 
 
-def _kill_when(cmd: list[str], ready: Callable[[], bool], what: str, log: Path, timeout: float = 600) -> None:
-    """Start the experiment; SIGKILL it as soon as `ready()` holds."""
-    with log.open("ab") as f:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=f, stderr=f)
-    try:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            assert proc.poll() is None, f"the experiment ended before {what}; see {log}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(60)
-
-
 def _run_ids(out: Path) -> list[str]:
     return [json.loads(p.read_text())["run_id"] for p in out.rglob("run.json")]
 
@@ -81,15 +63,15 @@ def killed(tmp_path_factory, example_task_images) -> dict:
     seed = 0
     collect, train, evaluate = (phase_dir(out, seed, p) for p in ("collect", "train", "evaluate"))
 
-    _kill_when(cmd, lambda: any(collect.glob("trajectories/*/run-*/trajectory.json")), "collect ran", log)
+    kill_when(cmd, lambda: any(collect.glob("trajectories/*/run-*/trajectory.json")), "collect ran", log)
     state = {"collect_done_at_kill_1": (collect / COMPLETE).exists()}
 
-    _kill_when(cmd, lambda: (train / "init" / "config.json").exists(), "training started", log)
+    kill_when(cmd, lambda: (train / "init" / "config.json").exists(), "training started", log)
     state["train_done_at_kill_2"] = (train / COMPLETE).exists()
     state["collect_files"] = _files(collect)
 
     base = pool_dir(out, seed, "base")
-    _kill_when(cmd, lambda: any(base.glob("trajectories/*/run-*/trajectory.json")), "evaluate ran", log)
+    kill_when(cmd, lambda: any(base.glob("trajectories/*/run-*/trajectory.json")), "evaluate ran", log)
     state["evaluate_done_at_kill_3"] = (evaluate / COMPLETE).exists()
     state["train_files"] = _files(train)
     state["collect_files_after_3"] = _files(collect)

@@ -14,6 +14,7 @@ from eval.experiment.phases import (
     ExperimentError,
     collect_config,
     library_of,
+    other_critics,
     pool_config,
     resolve_splits,
     split_tasks,
@@ -69,6 +70,9 @@ def test_overrides_win_over_flags_which_win_over_the_file(tmp_path):
         (["nonsense=1"], "nonsense"),
         (["split={kind: regex}"], "needs `train`"),
         (["collect.m"], "key.path=value"),
+        (["critics=[learnt]"], "neither `learned` nor a judge"),
+        (["critics=[learned, learned]"], "distinct"),
+        (["critics=[]"], "critics"),
     ],
 )
 def test_bad_settings_are_one_clear_config_error(overrides, message):
@@ -171,6 +175,21 @@ def test_each_phase_gets_its_strategy_tasks_seed_and_critic(tmp_path):
     tc = train_config(cfg, 3)
     assert tc.data == [str(tmp_path.resolve() / "seed-3" / "collect")] and tc.seed == 3
     assert tc.model == str(tmp_path.resolve() / "seed-3" / "train" / "init")
+
+
+def test_judges_get_their_own_lookahead_pool_and_without_learned_run_base_themselves(tmp_path):
+    judge, other = "judge:gpt-4o-mini", "judge:m@http://127.0.0.1:9/v1"
+    cfg = ExperimentConfig.load(overrides=[f"out={tmp_path}", f"critics=[learned, '{judge}']"])
+    splits = resolve_splits(cfg)
+    assert cfg.learned and other_critics(cfg) == [judge]
+    look = pool_config(cfg, splits, 0, "lookahead", judge)
+    assert look.critic == judge and look.out.name.startswith("lookahead-judge-gpt-4o-mini-")
+    assert pool_config(cfg, splits, 0, "base").critic.endswith("critic")  # the learned critic's
+    only = ExperimentConfig.load(overrides=[f"out={tmp_path}", f"critics=['{other}', '{judge}']"])
+    assert not only.learned and other_critics(only) == [judge]
+    base, look = (pool_config(only, splits, 0, p) for p in ("base", "lookahead"))
+    assert base.critic == look.critic == other and look.out.name == "lookahead"
+    assert "127.0.0.1" not in str(pool_config(only, splits, 0, "lookahead", judge).out)
 
 
 def test_the_command_is_registered_with_its_help():

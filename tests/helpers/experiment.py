@@ -10,8 +10,12 @@ experiment.json. Overrides go on top, so a test on another task family only name
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +86,20 @@ def run_experiment(cmd: list[str], out: Path, timeout: float = 1500) -> dict[str
         done = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)
     assert done.returncode == 0, log.read_text(errors="replace")[-5000:]
     return json.loads((out / "experiment.json").read_text(encoding="utf-8"))
+
+
+def kill_when(cmd: list[str], ready: Callable[[], bool], what: str, log: Path, timeout: float = 600) -> None:
+    """Start the experiment `cmd` (its output appended to `log`); SIGKILL it as soon as `ready()` holds."""
+    with log.open("ab") as f:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=f, stderr=f)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, f"the experiment ended before {what}; see {log}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:  # an assertion above failed: leave no experiment running
+            proc.kill()
+        proc.wait(60)

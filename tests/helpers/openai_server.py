@@ -17,7 +17,11 @@ Each POST /v1/chat/completions consumes the next script item:
   - Error(status, message=..., code=None, type=None, headers=None, delay=0): an error response
     with OpenAI's JSON error body, e.g. Error(401), Error(400, "maximum context length is 8192 tokens",
     code="context_length_exceeded");
-  - a callable(body: dict) -> any of the above, decided per request.
+  - Logprobs(top): a one-token answer (the likeliest of `top`) whose `logprobs` carry `top`
+    ({token: logprob}) as the first token's `top_logprobs`, cut to the request's `top_logprobs`;
+    only when the request asks for `logprobs` (else the answer alone, as a plain reply);
+  - a callable(body: dict) -> any of the above, decided per request: `judge_rule(...)` is one that
+    computes an LLM judge's answer from the prompt by a fixed rule (a marker in the text it judges).
 When the script is empty the server answers `default` (if given) or a 400 saying so.
 `supports_n=False` makes it reject n > 1 with a 400, like servers without `n`.
 GET /v1/models lists `model`, or answers `models_error` (e.g. Error(401)) when given. The server runs on 127.0.0.1 in a daemon thread; port 0 picks a free one.
@@ -59,7 +63,55 @@ class Error:
     delay: float = 0.0
 
 
-Scripted = str | Reply | Error | Callable[[dict[str, Any]], Any]
+@dataclass
+class Logprobs:
+    """A one-token answer with its top log-probabilities ({token: logprob})."""
+
+    top: dict[str, float]
+    prompt_tokens: int | None = None
+    delay: float = 0.0
+
+    @property
+    def token(self) -> str:
+        return max(self.top, key=lambda t: self.top[t])
+
+
+Scripted = str | Reply | Error | Logprobs | Callable[[dict[str, Any]], Any]
+
+
+def judged_text(body: dict[str, Any]) -> str:
+    """What an LLM judge's prompt asks about: the text after the last `<action>` of its last message
+    (critic.clients.judge's templates put the candidate, or the final reply and patch, there)."""
+    messages = body.get("messages") or [{}]
+    text = str(messages[-1].get("content", ""))
+    return text.rsplit("<action>", 1)[-1]
+
+
+def judge_rule(
+    markers: dict[str, float], default: float = 0.5, logprobs: bool = True
+) -> Callable[[dict[str, Any]], Any]:
+    """A fixed rule for a loopback LLM judge: P(YES) = markers[m] for the first marker m found in the
+    judged text (`judged_text`), else `default`. The YES mass is split over two variants (`YES` 0.7,
+    ` Yes` 0.3) and a third token ` Maybe` takes 0.1 of the whole, so that a judge which sums the
+    variants and ignores the rest scores exactly P(YES). A request without `logprobs` gets YES or NO
+    sampled with that probability (seeded by the prompt and the request's position), and so does every
+    request when `logprobs` is False (a server that returns no log-probabilities)."""
+    import math
+    import random
+
+    counter = iter(range(10**9))
+
+    def rule(body: dict[str, Any]) -> Any:
+        text = judged_text(body)
+        p = next((v for m, v in markers.items() if m in text), default)
+        if logprobs and body.get("logprobs"):
+            top = {"YES": 0.9 * 0.7 * p, " Yes": 0.9 * 0.3 * p, "NO": 0.9 * (1 - p), " Maybe": 0.1}
+            return Logprobs({t: math.log(v) for t, v in top.items() if v > 0})
+        rng = random.Random(f"{text}:{next(counter)}")
+        n = int(body.get("n") or 1)
+        return Reply(["YES" if rng.random() < p else "NO" for _ in range(n)])
+
+    return rule
 
 
 @dataclass
@@ -125,6 +177,8 @@ class OpenAIServer(LoopbackServer):
         item = self._next(body)
         if isinstance(item, str):
             item = Reply([item])
+        if isinstance(item, Logprobs):
+            return self._logprobs(body, item, n)
         if isinstance(item, Error):
             time.sleep(item.delay)
             return item.status, _error_body(item), item.headers
@@ -158,6 +212,35 @@ class OpenAIServer(LoopbackServer):
                     "completion_tokens": completion,
                     "total_tokens": prompt + completion,
                 },
+            },
+            {},
+        )
+
+    def _logprobs(
+        self, body: dict[str, Any], item: Logprobs, n: int
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A one-token answer; with `logprobs` asked for, the first token's top log-probabilities too."""
+        time.sleep(item.delay)
+        want = int(body.get("top_logprobs") or 0)
+        ranked = sorted(item.top.items(), key=lambda kv: -kv[1])[:want]
+        logprobs = None
+        if body.get("logprobs"):
+            first = {"token": item.token, "logprob": item.top[item.token], "bytes": None}
+            first["top_logprobs"] = [{"token": t, "logprob": lp, "bytes": None} for t, lp in ranked]
+            logprobs = {"content": [first], "refusal": None}
+        prompt = item.prompt_tokens
+        if prompt is None:
+            prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
+        choice = {"message": {"role": "assistant", "content": item.token}, "finish_reason": "length"}
+        return (
+            200,
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", self.model),
+                "choices": [{"index": i, **choice, "logprobs": logprobs} for i in range(n)],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n},
             },
             {},
         )
