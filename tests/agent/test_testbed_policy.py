@@ -21,7 +21,8 @@ import yaml
 from agent import scaffold
 from agent.config import AgentConfig
 from agent.policies import policy_factory
-from agent.testbed import TestbedKnobs, TestbedPolicy, analytic_pass_at_1
+from agent.testbed import REPRO_PATH, TestbedKnobs, TestbedPolicy, analytic_pass_at_1, check_failed
+from agent.testbed_styles import STYLES, scout_check_script
 from agent.testbed_task import GOLD, TestbedError, parse_patch, tempered
 from agent.types import Message
 from envs.tasks import load_tasks
@@ -212,10 +213,12 @@ KNOBS = [
         "p_verify": 0.8,
         "p_submit_after_fail": 0.2,
     },
+    {"style": "scout"},
+    {"style": "scout", "seed": 2, "p_explore": 0.9, "p_verify": 0.95},
 ]
 
 
-@pytest.mark.parametrize("knobs", KNOBS, ids=["defaults", "custom"])
+@pytest.mark.parametrize("knobs", KNOBS, ids=["defaults", "custom", "scout", "scout-custom"])
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
 def test_action_frequencies_match_the_knobs(tasks, knobs, temperature):
     task, n = tasks[TEXTKIT], 3000
@@ -343,6 +346,7 @@ def simulate(policy: TestbedPolicy, task: Task, episodes: int, temperature: floa
         ({}, 1.0),
         ({}, 0.9),
         ({"p_right": 0.4, "p_verify": 1.0, "p_submit_after_fail": 0.0, "max_edits": 2}, 1.0),
+        ({"style": "scout"}, 1.0),
     ],
 )
 def test_pass_at_1_of_simulated_runs_matches_the_analytic_expectation(tasks, knobs, temperature):
@@ -378,9 +382,10 @@ def skeleton(text: str) -> list[str]:
     return out
 
 
+@pytest.mark.parametrize("style", list(STYLES))
 @pytest.mark.parametrize("task_id", [TEXTKIT, CONFKIT])
-def test_right_and_wrong_edits_differ_only_in_their_code(tasks, task_id):
-    policy = TestbedPolicy(tasks[task_id])
+def test_right_and_wrong_edits_differ_only_in_their_code(tasks, task_id, style):
+    policy = TestbedPolicy(tasks[task_id], style=style)
     edits = policy.actions.edits
     assert set(edits) == {GOLD, *DECOYS[task_id]}
     gold = scaffold.parse_action(edits[GOLD])
@@ -396,6 +401,70 @@ def test_right_and_wrong_edits_differ_only_in_their_code(tasks, task_id):
     drawn = [t for t in sampled if kind_of(policy, t).startswith("edit:")]
     assert {kind_of(policy, t) for t in drawn} == {f"edit:{n}" for n in edits}
     assert {tuple(skeleton(t)) for t in drawn} == {tuple(skeleton(edits[GOLD]))}
+
+
+# ---------------------------------------------------------------- the second style
+
+
+def test_the_scout_style_has_its_own_habits_and_defaults(tasks):
+    task = tasks[TEXTKIT]
+    classic, scout = TestbedPolicy(task), TestbedPolicy(task, style="scout")
+    assert scout.knobs == TestbedKnobs(style="scout", **STYLES["scout"].defaults)
+    assert scout.knobs.p_verify < classic.knobs.p_verify and scout.knobs.max_edits < classic.knobs.max_edits
+    assert TestbedKnobs(style="scout", p_verify=0.7).p_verify == 0.7  # the run config's knobs win
+    assert analytic_pass_at_1(scout.knobs) == pytest.approx(0.337, abs=0.001)
+
+    def replies(policy: TestbedPolicy) -> list[str]:
+        a = policy.actions
+        return [*a.explore, a.reproduce, a.verify, a.verify_first, *a.edits.values(), a.undo, a.submit]
+
+    thoughts = {p: {scaffold.parse_action(t).thought for t in replies(p)} for p in (classic, scout)}
+    commands = {p: {scaffold.parse_action(t).command for t in replies(p)} for p in (classic, scout)}
+    assert not thoughts[classic] & thoughts[scout]  # phrased differently, every one
+    shared = commands[classic] & commands[scout]
+    assert shared == {"submit", *(scaffold.parse_action(t).command for t in classic.actions.edits.values())}
+    explore = [scaffold.parse_action(t).command for t in scout.actions.explore]
+    assert [c.split()[0] for c in explore] == ["ls", "grep", "sed"]  # the shell, not the scaffold's tools
+    # it writes its own check script rather than the issue's example
+    reproduce = scaffold.parse_action(scout.actions.reproduce).command
+    assert "/tmp/check_textkit.py" in reproduce and REPRO_PATH not in reproduce
+    assert 'truncate("hello", 5)' not in reproduce.splitlines()  # the example is inside, not run as is
+
+
+@pytest.mark.parametrize("task_id", [TEXTKIT, CONFKIT])
+def test_the_scout_check_prints_one_verdict_line_and_fails_on_every_wrong_edit(tasks, task_id, tmp_path):
+    """The scout's check, run by a real Python on the task's code: OK on gold, FAIL with exit 1 on the base
+    and on every decoy, never a traceback."""
+    task = tasks[task_id]
+    folder, library = Path(task.build_context), task_id.split("__")[1].rsplit("-", 1)[0]
+    for name in (None, GOLD, *DECOYS[task_id]):
+        work = tmp_path / f"{name}"
+        shutil.copytree(folder / "repo", work)
+        if name:
+            patch = folder / ("gold.patch" if name == GOLD else f"decoys/{name}.patch")
+            git(work, "apply", str(patch))
+        script = scout_check_script(Task(task_id, task.problem_statement, "unused", workdir=str(work)))
+        (tmp_path / "check.py").write_text(script)
+        run = subprocess.run(["python3", str(tmp_path / "check.py")], capture_output=True, text=True)
+        verdict = run.stdout.strip().splitlines()[-1]
+        assert "Traceback" not in run.stdout + run.stderr, run.stderr
+        if name == GOLD:
+            assert (run.returncode, verdict) == (0, f"{library}: OK")
+        else:
+            assert run.returncode == 1 and verdict.startswith(f"{library}: FAIL ("), (name, verdict)
+            assert check_failed(observation(run.stdout, run.returncode))
+
+
+def test_testbed_colon_style_picks_the_style(tasks):
+    policy = policy_factory("testbed:scout", seed=1)(tasks[TEXTKIT])
+    assert policy.knobs.style == "scout" and policy.describe()["name"] == "testbed:scout"
+    assert policy_factory("testbed", style="scout")(tasks[TEXTKIT]).knobs == policy.knobs.model_copy(
+        update={"seed": 0}
+    )
+    for bad in (("testbed:nosuch", {}), ("testbed:scout", {"style": "classic"})):
+        with pytest.raises(TestbedError) as e:
+            policy_factory(bad[0], **bad[1])
+        assert "\n" not in str(e.value) and ("nosuch" in str(e.value) or "disagree" in str(e.value))
 
 
 def test_edits_render_each_hunk_as_one_search_replace_block(tasks):
