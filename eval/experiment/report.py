@@ -17,6 +17,12 @@ Read from the phase folders of every seed (eval.experiment.phases): the pools' f
     final Q against resolved on the held-out split), `cost` (per instance, by strategy),
     `q_by_step` (eval.report.run_report.lookahead_stats of the lookahead pool), `runs` (counts per folder);
 - `timing`: wall seconds of each phase (varies between runs; see VOLATILE_KEYS).
+
+With folds (`split: {kind: folds}`) each seed's result is the folds pooled: every task held out once,
+its runs from its own fold's pools, the intervals drawn over libraries and then tasks (Bootstrap
+groups) and the held-out AUC over all base runs; besides, `folds` holds each fold's `table`, `gains`
+and held-out `critic.heldout` (AUC with its interval), and `worst` the worst fold of each figure.
+`evaluate_policy` names the pools' policy when it is not the collected one (the cross-policy cell).
 """
 
 from __future__ import annotations
@@ -34,9 +40,18 @@ from agent.trajectory import Stats
 from envs.files import write_atomic
 from eval.batch.records import RunRecord, load_records
 from eval.experiment.config import ExperimentConfig
-from eval.experiment.layout import COMPLETE, POOLS, Splits, checkpoint_dir, phase_dir, pool_dir
+from eval.experiment.layout import (
+    COMPLETE,
+    POOLS,
+    Splits,
+    checkpoint_dir,
+    fold_name,
+    phase_dir,
+    pool_dir,
+    seed_dir,
+)
 from eval.experiment.render import CONTROLS, TABLE, render_markdown, write_plots
-from eval.report.bootstrap import Bootstrap, TaskRuns, interval
+from eval.report.bootstrap import Bootstrap, TaskRuns, auc, interval
 from eval.report.run_report import lookahead_stats
 from eval.report.selection_stats import RunView, selection_curve
 
@@ -150,11 +165,13 @@ def strategy_costs(per_run: dict[str, dict[str, float]], n: int) -> dict[str, di
     }
 
 
-def critic_metrics(out: Path, seed: int, base_runs: list[list[RunRecord]], bins: int) -> dict[str, Any]:
+def critic_metrics(
+    out: Path, seed: int, base_runs: list[list[RunRecord]], bins: int, fold: int | None = None
+) -> dict[str, Any]:
     """`critic train`'s held-out metrics, and the final Q of the held-out base runs against resolved."""
     from critic.train.metrics import value_metrics
 
-    path = checkpoint_dir(out, seed) / "metrics.json"
+    path = checkpoint_dir(out, seed, fold) / "metrics.json"
     trained = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     keep = ("epoch", "n", "positives", "auc", "brier", "spearman", "calibration", "train_loss")
     epochs = [{k: e.get(k) for k in keep if k in e} for e in trained.get("epochs", [])]
@@ -246,12 +263,29 @@ def _at(curve: list[dict[str, Any]], n: int, key: str) -> float:
     return curve[min(n, len(curve)) - 1][key] if curve else 0.0
 
 
+Pools = dict[str, tuple[list[list[RunRecord]], list[Any]]]
+"""Each pool's runs per held-out task, and its (trajectory, run) pairs (load_pool)."""
+
+
 def seed_results(
     out: Path, seed: int, config: ExperimentConfig, splits: Splits, boot: Bootstrap
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
     """One seed: (its results, cell point values, cell bootstrap draws, plot series)."""
-    n, ids = config.evaluate.n, splits.heldout
-    pools = {p: load_pool(pool_dir(out, seed, p), ids) for p in POOLS}
+    if splits.folds:
+        return fold_results(out, seed, config, splits, boot)
+    pools = {p: load_pool(pool_dir(out, seed, p), splits.heldout) for p in POOLS}
+    result, points, draws, series = pool_results(pools, config, boot)
+    result["critic"] = critic_metrics(out, seed, pools["base"][0], config.critic.calibration_bins)
+    folders = {"collect": phase_dir(out, seed, "collect"), **{p: pool_dir(out, seed, p) for p in POOLS}}
+    result["runs"] = {name: run_counts(folder) for name, folder in folders.items()}
+    return result, points, draws, series
+
+
+def pool_results(
+    pools: Pools, config: ExperimentConfig, boot: Bootstrap
+) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
+    """The table, gains, curve, cost and Q of three pools over the same tasks (in `boot`'s order)."""
+    n = config.evaluate.n
     views = {p: [[RunView.of(r) for r in runs] for runs in pools[p][0]] for p in POOLS}
     curves = {
         "base": selection_curve(views["base"], "final_q"),
@@ -299,26 +333,106 @@ def seed_results(
     series = look_q.pop("_series", None)
     look_q.pop("_values", None)
     per_run = {p: _mean_cost(pools[p][1]) for p in POOLS}
-    folders = {"collect": phase_dir(out, seed, "collect"), **{p: pool_dir(out, seed, p) for p in POOLS}}
     result = {
         **summarize(points, draws, config.report.confidence),
         "curve": curve,
-        "critic": critic_metrics(out, seed, pools["base"][0], config.critic.calibration_bins),
         "cost": {"per_run": per_run, "per_instance": strategy_costs(per_run, n)},
         "q_by_step": look_q or None,
-        "runs": {name: run_counts(folder) for name, folder in folders.items()},
     }
     return result, points, draws, {"q_series": series, "curve": curve}
 
 
+# ----------------------------------------------------------------------------- folds
+
+
+FOLD_FIGURES = ("auc", "select_minus_base", "lookahead_minus_base", "gap_closed")
+"""The figures of each fold's row, and of the worst fold (the lowest of each)."""
+
+
+def fold_bootstrap(config: ExperimentConfig, ids: list[str], splits: Splits) -> Bootstrap:
+    """Draws over the groups (libraries) of `ids`, then their tasks, then each task's runs."""
+    r = config.report
+    return Bootstrap(len(ids), r.bootstrap_samples, r.seed, groups=[splits.group_of[i] for i in ids])
+
+
+def heldout_auc(base_runs: list[list[RunRecord]], boot: Bootstrap, confidence: float) -> dict[str, Any]:
+    """The AUC of the base runs' final Q against resolved, with its interval over `boot`'s draws."""
+    scored = [
+        [(float(r.final_q), bool(r.resolved)) for r in runs if r.final_q is not None] for runs in base_runs
+    ]
+    flat = [p for task in scored for p in task]
+    value = auc([q for q, _ in flat], [y for _, y in flat])
+    cell = _cell(None if np.isnan(value) else value, boot.auc(scored), confidence)
+    return {**cell, "auc": cell["value"], "n": len(flat), "positives": sum(y for _, y in flat)}
+
+
+def fold_order(splits: Splits) -> list[str]:
+    """Every held-out task, fold by fold: the order of the pooled result's tasks and draws."""
+    return [i for f in splits.folds for i in f.heldout]
+
+
+def fold_results(
+    out: Path, seed: int, config: ExperimentConfig, splits: Splits, boot: Bootstrap
+) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
+    """A cross-validated seed: each fold on its own tasks, and the folds pooled (in fold_order)."""
+    conf, bins = config.report.confidence, config.critic.calibration_bins
+    pooled: Pools = {p: ([], []) for p in POOLS}
+    folds: dict[str, Any] = {}
+    runs = {"collect": run_counts(phase_dir(out, seed, "collect"))}
+    for i, fold in enumerate(splits.folds):
+        pools = {p: load_pool(pool_dir(out, seed, p, i), fold.heldout) for p in POOLS}
+        for p in POOLS:
+            pooled[p][0].extend(pools[p][0])
+            pooled[p][1].extend(pools[p][1])
+        fold_boot = fold_bootstrap(config, fold.heldout, splits)
+        res, _, _, _ = pool_results(pools, config, fold_boot)
+        critic = critic_metrics(out, seed, pools["base"][0], bins, i)
+        critic["heldout"]["interval"] = heldout_auc(pools["base"][0], fold_boot, conf)
+        folds[fold_name(i)] = {
+            "groups": fold.groups,
+            "heldout": fold.heldout,
+            "train_tasks": len(fold.train),
+            **{k: res[k] for k in ("table", "controls", "gains", "goals")},
+            "critic": {"train": critic["train"], "heldout": critic["heldout"]},
+        }
+        runs.update({f"{fold_name(i)}/{p}": run_counts(pool_dir(out, seed, p, i)) for p in POOLS})
+    result, points, draws, series = pool_results(pooled, config, boot)
+    result["critic"] = {"train": {}, "epochs": [], "heldout": heldout_auc(pooled["base"][0], boot, conf)}
+    result["folds"] = folds
+    result["worst"] = worst_fold(folds)
+    result["runs"] = runs
+    return result, points, draws, series
+
+
+def fold_figure(fold: dict[str, Any], figure: str) -> dict[str, Any]:
+    """One figure of a fold's (or the pooled) result as a cell `{value, lo, hi}`."""
+    if figure == "auc":
+        return fold["critic"]["heldout"]["interval"]
+    return fold["gains"][figure]
+
+
+def worst_fold(folds: dict[str, Any]) -> dict[str, Any]:
+    """For each FOLD_FIGURE, the fold with the lowest value (undefined values skipped) and its cell."""
+    worst: dict[str, Any] = {}
+    for figure in FOLD_FIGURES:
+        defined = [(name, fold_figure(f, figure)) for name, f in folds.items()]
+        defined = [(name, cell) for name, cell in defined if cell["value"] is not None]
+        if defined:
+            name, cell = min(defined, key=lambda x: x[1]["value"])
+            worst[figure] = {"fold": name, **cell}
+        else:
+            worst[figure] = {"fold": None, "value": None, "lo": None, "hi": None}
+    return worst
+
+
 def _timing(out: Path, seed: int) -> dict[str, Any]:
+    """Seconds of every finished phase and pool folder of a seed, by its path under seed-S/."""
+    root = seed_dir(out, seed)
     times = {}
-    for name, folder in [(p, phase_dir(out, seed, p)) for p in ("collect", "train", "evaluate")] + [
-        (f"evaluate/{p}", pool_dir(out, seed, p)) for p in POOLS
-    ]:
-        marker = folder / COMPLETE
-        if marker.is_file():
-            times[name] = json.loads(marker.read_text(encoding="utf-8")).get("seconds")
+    for marker in sorted(root.rglob(COMPLETE)) if root.is_dir() else []:
+        times[marker.parent.relative_to(root).as_posix()] = json.loads(
+            marker.read_text(encoding="utf-8")
+        ).get("seconds")
     return times
 
 
@@ -328,7 +442,10 @@ def build_experiment_report(
     """experiment.json's content (see the module docstring), and the series the plots need."""
     out = Path(out)
     e, r = config.evaluate, config.report
-    boot = Bootstrap(len(splits.heldout), r.bootstrap_samples, r.seed)
+    if splits.folds:
+        boot = fold_bootstrap(config, fold_order(splits), splits)
+    else:
+        boot = Bootstrap(len(splits.heldout), r.bootstrap_samples, r.seed)
     results: dict[str, Any] = {}
     plot_data: dict[str, Any] = {}
     all_points, all_draws = [], []
@@ -347,6 +464,7 @@ def build_experiment_report(
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "folder": str(out),
         "policy": config.run.model,
+        "evaluate_policy": _evaluate_policy(config),
         "seeds": list(config.seeds),
         "splits": splits.as_dict(),
         "settings": {
@@ -366,6 +484,14 @@ def build_experiment_report(
         "timing": {str(s): _timing(out, s) for s in config.seeds},
     }
     return report, plot_data
+
+
+def _evaluate_policy(config: ExperimentConfig) -> dict[str, Any] | None:
+    """The pools' policy when it is not the collected one: {model, policy knobs}."""
+    e = config.evaluate
+    if not e.cross_policy:
+        return None
+    return {"model": e.model or config.run.model, "policy": {**config.run.policy, **(e.policy or {})}}
 
 
 def write_experiment_report(out: Path, config: ExperimentConfig, splits: Splits) -> Path:
