@@ -569,8 +569,11 @@ def changes_of(patch: str) -> list[tuple[str, list[str], list[str]]]:
 
 
 @pytest.mark.slow
-def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks):
-    out, run_id, runs = tmp_path / "run", "testbed-policy-e2e", 8
+@pytest.mark.parametrize(("style", "runs"), [("classic", 8), ("scout", 4)])
+def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks, style, runs):
+    """Both styles' replies run through the real tools in real containers; the scout's own check
+    fails on every decoy and passes on gold there too (fewer runs: its replies are what is new)."""
+    out, run_id = tmp_path / "run", f"testbed-policy-e2e-{style}"
     args = ["run", "--dataset", str(task_repo), "--model", "testbed", "--out", str(out), "--run-id", run_id]
     args += [
         "--strategy",
@@ -585,12 +588,12 @@ def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks):
         "2",
     ]
     args += ["--no-progress", "--step-limit", "30", "--grade-timeout", "300", "--instance-timeout", "1200"]
-    assert main([*args, "policy.seed=1"]) == 0
+    assert main([*args, "policy.seed=1", f"policy.style={style}"]) == 0
     assert not labelled_containers(run_id)
 
     kinds, outcomes = Counter(), []
     for task_id, task in tasks.items():
-        policy = TestbedPolicy(task)
+        policy = TestbedPolicy(task, style=style)
         answers = {name: changes_of(text) for name, text in _patches(task).items()}
         grades = json.loads((out / "grades" / f"{task_id}.json").read_text())["runs"]
         assert len(grades) == runs
@@ -621,10 +624,12 @@ def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks):
 
     assert {"explore", "reproduce", "edit", "verify", "submit"} <= set(kinds)
     assert any(outcomes) and not all(outcomes)
-    expected = analytic_pass_at_1(TestbedKnobs(), temperature=0.9)  # select samples at search.temperature
+    expected = analytic_pass_at_1(TestbedKnobs(style=style), temperature=0.9)  # select samples at T=0.9
     measured = sum(outcomes) / len(outcomes)
     assert abs(measured - expected) <= 3.5 * math.sqrt(expected * (1 - expected) / len(outcomes)), measured
-    print(f"testbed policy: Pass@1 {measured:.3f} over {len(outcomes)} runs (analytic {expected:.3f})")
+    print(
+        f"testbed policy ({style}): Pass@1 {measured:.3f} over {len(outcomes)} runs (analytic {expected:.3f})"
+    )
 
 
 def _patches(task: Task) -> dict[str, str]:
