@@ -227,6 +227,11 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
         ]
         lines += table(["fold", "libraries", "tasks", *FOLD_COLUMNS], fold_rows(report["results"][seed]))
+        goals = report["results"][seed]["fold_goals"]
+        lines += [
+            "",
+            *table(["goal (issue 29)", "met"], [(g["rule"], _yes(g["met"])) for g in goals.values()]),
+        ]
     lines += ["", "## Gains", ""]
     rows = []
     for key in _rows(report):

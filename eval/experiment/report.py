@@ -400,8 +400,36 @@ def fold_results(
     result["critic"] = {"train": {}, "epochs": [], "heldout": heldout_auc(pooled["base"][0], boot, conf)}
     result["folds"] = folds
     result["worst"] = worst_fold(folds)
+    result["fold_goals"] = fold_goals(result, cross_policy=config.evaluate.cross_policy)
     result["runs"] = runs
     return result, points, draws, series
+
+
+def fold_goals(result: dict[str, Any], cross_policy: bool) -> dict[str, dict[str, Any]]:
+    """The goals of issue 29, judged on a cross-validated seed (null: undefined)."""
+    auc = result["worst"]["auc"]["value"]
+    gaps = [f["gains"]["gap_closed"]["value"] for f in result["folds"].values()]
+    select = result["gains"]["select_minus_base"]
+    goals = {
+        "worst_fold_auc": {
+            "met": None if auc is None else bool(auc >= 0.85),
+            "rule": "the worst fold's held-out AUC of the final Q is at least 0.85",
+        },
+        "select_beats_base_pooled": {
+            "met": None if select["lo"] is None else bool(select["lo"] > 0),
+            "rule": "select > base with the folds pooled: the interval of select - base excludes zero",
+        },
+        "select_closes_half_in_every_fold": {
+            "met": None if any(g is None for g in gaps) else all(g >= 0.5 for g in gaps),
+            "rule": "select closes at least half of the oracle gap in every fold",
+        },
+    }
+    if cross_policy:
+        goals["cross_policy_select_above_base"] = {
+            "met": None if select["value"] is None else bool(select["value"] > 0),
+            "rule": "evaluated with another policy than collected: select above base (point estimate)",
+        }
+    return goals
 
 
 def fold_figure(fold: dict[str, Any], figure: str) -> dict[str, Any]:

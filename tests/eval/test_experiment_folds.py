@@ -118,9 +118,14 @@ def test_the_report_has_a_row_per_fold_the_pooled_and_the_worst(folds):
         ]
         defined = [v for v in values if v is not None]
         assert worst["value"] == (min(defined) if defined else None)
+    goals = res["fold_goals"]
+    assert set(goals) == {"worst_fold_auc", "select_beats_base_pooled", "select_closes_half_in_every_fold"}
+    auc = res["worst"]["auc"]["value"]
+    assert goals["worst_fold_auc"]["met"] == (None if auc is None else auc >= 0.85)
     md = (folds["out"] / "experiment.md").read_text()
     assert "## Folds, seed 0" in md and all(c in md for c in FOLD_COLUMNS)
     assert "| fold-0 |" in md and "| pooled | all | 3 |" in md and "| worst |" in md
+    assert "| the worst fold's held-out AUC of the final Q is at least 0.85 |" in md
 
 
 def test_a_kill_in_the_second_fold_resumes_without_redoing_the_first(folds):
