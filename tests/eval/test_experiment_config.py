@@ -22,6 +22,7 @@ from eval.experiment.phases import (
     split_tasks,
     train_config,
 )
+from eval.experiment.render import policy_label
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -281,3 +282,8 @@ def test_the_pools_may_run_another_policy_than_the_collected_one(tmp_path):
     rc = pool_config(knobs, resolve_splits(knobs), 0, "base")
     assert rc.model == "testbed" and rc.policy == {"style": "scout", "p_verify": 0.7, "seed": 0}
     assert knobs.evaluate.cross_policy and not ExperimentConfig.load().evaluate.cross_policy
+    from eval.experiment.report import _evaluate_policy
+
+    report = {"policy": "testbed", "evaluate_policy": _evaluate_policy(knobs)}
+    assert policy_label(report) == "testbed -> testbed (p_verify=0.7, style=scout)"
+    assert policy_label({"policy": "testbed", "evaluate_policy": None}) == "testbed"
