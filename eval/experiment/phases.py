@@ -109,7 +109,7 @@ def fold_splits(tasks: list[Task], rule: SplitRule, dataset: str) -> Splits:
     folds = []
     for names in deal_folds(groups, rule.k):
         held = sorted(i for g in names for i in groups[g])
-        folds.append(Fold(names, [i for i in everything if i not in set(held)], held))
+        folds.append(Fold(names, sorted(set(everything) - set(held)), held))
     return Splits(dataset, dataset, everything, everything, folds, group_of_id)
 
 
