@@ -154,7 +154,7 @@ def test_grouped_draws_pick_whole_libraries_and_widen_the_interval_when_librarie
 
 
 def test_auc_matches_the_critic_metrics_and_its_draws_follow_the_picks():
-    from critic.metrics import value_metrics
+    from critic.train.metrics import value_metrics
 
     rng = random.Random(4)
     for _ in range(30):
