@@ -65,21 +65,19 @@ import re
 import shlex
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.scaffold import FormatError, parse_action
+from agent.testbed_styles import REPRO_PATH, STYLES, Style
 from agent.testbed_task import (
     GOLD,
     TestbedError,
     draw_rng,
-    heredoc,
     load_patches,
     render_edit,
     reply,
-    repro_script,
     state_hash,
     tempered,
 )
@@ -87,11 +85,9 @@ from agent.types import Completion, Message, Usage
 from envs.types import Task
 
 NAME = "testbed"
-REPRO_PATH = "/tmp/repro.py"
-"""Outside the repository, so the example never becomes part of the patch."""
+__all__ = ["REPRO_PATH", "TestbedFactory", "TestbedKnobs", "TestbedPolicy", "analytic_pass_at_1"]
 
 _FAILED = re.compile(r"\(exit code -?\d+\)|Traceback \(most recent call last\)|\(the command timed out")
-_DEFINITION = re.compile(r"\b(?:def|class)\s+(\w+)")
 
 
 class TestbedKnobs(BaseModel):
@@ -100,6 +96,11 @@ class TestbedKnobs(BaseModel):
     __test__ = False
     model_config = ConfigDict(extra="forbid")
 
+    style: str = Field(
+        "classic",
+        description="How the policy phrases and paces its replies (agent.testbed_styles.STYLES: classic, "
+        "scout); a style's knob defaults apply under the knobs given here.",
+    )
     seed: int = Field(0, description="Seed of every draw; runs with the same seed are identical.")
     p_right: float = Field(
         0.25,
@@ -132,6 +133,20 @@ class TestbedKnobs(BaseModel):
     temperature: float = Field(
         1.0, ge=0, description="Temperature used when `sample` gets None (1: the knobs as given)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _style_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        style = data.get("style", "classic")
+        if style not in STYLES:
+            raise ValueError(f"unknown style {style!r}; the styles are {', '.join(STYLES)}")
+        return {**STYLES[style].defaults, **data}
+
+    @property
+    def style_of(self) -> Style:
+        return STYLES[self.style]
 
     @classmethod
     def parse(cls, values: dict[str, Any]) -> TestbedKnobs:
@@ -203,6 +218,7 @@ class TestbedPolicy:
     def __init__(self, task: Task, **knobs: Any) -> None:
         self.task = task
         self.knobs = TestbedKnobs.parse(knobs)
+        self.style = self.knobs.style_of
         self.gold, self.decoys = load_patches(task)
         self.actions = self._render()
         self._commands = self._index()
@@ -210,42 +226,28 @@ class TestbedPolicy:
         self._lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": NAME, "name": NAME, **self.knobs.model_dump(), "decoys": sorted(self.decoys)}
+        name = NAME if self.knobs.style == "classic" else f"{NAME}:{self.knobs.style}"
+        return {"backend": NAME, "name": name, **self.knobs.model_dump(), "decoys": sorted(self.decoys)}
 
     # -------------------------------------------------------- rendering
 
     def _render(self) -> Actions:
-        first = self.gold[0]
-        explore = [reply("find", f"find_file {shlex.quote(Path(first.path).name)}")]
-        if not first.added:
-            definition = _DEFINITION.search(first.section)
-            if definition:
-                term = shlex.quote(" ".join(definition.group(0).split()))
-                where = shlex.quote(first.path)
-                explore.append(reply("search", f"search_file {term} {where}", name=definition.group(1)))
-            explore.append(reply("open", f"open {shlex.quote(first.path)} {first.first_line}"))
-        script = repro_script(self.task.problem_statement)
-        run = f"PYTHONPATH={shlex.quote(self.task.workdir)} python3 {REPRO_PATH}"
-        write_and_run = heredoc(f"cat > {REPRO_PATH}", script) + f"\n{run}" if script else None
+        style, thoughts = self.style, self.style.thoughts
+        check = style.check(self.task)
         changes = {c.path: c for patch in (self.gold, *self.decoys.values()) for c in patch}
         tracked = [shlex.quote(p) for p, c in sorted(changes.items()) if not c.added]
         created = [shlex.quote(p) for p, c in sorted(changes.items()) if c.added]
-        undo = " && ".join(
-            part
-            for part in (
-                f"git checkout -- {' '.join(tracked)}" if tracked else "",
-                f"rm -f {' '.join(created)}" if created else "",
-            )
-            if part
-        )
         return Actions(
-            explore=tuple(explore),
-            reproduce=reply("reproduce", write_and_run) if write_and_run else None,
-            verify=reply("verify", run) if write_and_run else None,
-            verify_first=reply("verify", write_and_run) if write_and_run else None,
-            edits={GOLD: render_edit(self.gold), **{name: render_edit(p) for name, p in self.decoys.items()}},
-            undo=reply("undo", undo),
-            submit=reply("submit", "submit"),
+            explore=tuple(style.explore(self.gold[0], thoughts)),
+            reproduce=reply("reproduce", check[0], thoughts) if check else None,
+            verify=reply("verify", check[1], thoughts) if check else None,
+            verify_first=reply("verify", check[0], thoughts) if check else None,
+            edits={
+                GOLD: render_edit(self.gold, thoughts),
+                **{name: render_edit(p, thoughts) for name, p in self.decoys.items()},
+            },
+            undo=reply("undo", style.undo(tracked, created), thoughts),
+            submit=reply("submit", "submit", thoughts),
         )
 
     def _index(self) -> dict[str, tuple[str, int]]:

@@ -165,14 +165,19 @@ def render_command(changes: tuple[FileChange, ...]) -> str:
     return "\n".join(parts)
 
 
-def reply(kind: str, command: str, **values: str) -> str:
-    """A reply of the given kind: its thought, then the command in one bash block."""
-    return f"{THOUGHTS[kind].format(**values)}\n```bash\n{command}\n```"
+def reply(kind: str, command: str, thoughts: dict[str, str] = THOUGHTS, **values: str) -> str:
+    """A reply of the given kind: its thought (from `thoughts`, a style's), then the command in one bash block."""
+    return f"{thoughts[kind].format(**values)}\n```bash\n{command}\n```"
 
 
-def render_edit(changes: tuple[FileChange, ...]) -> str:
+def render_edit(changes: tuple[FileChange, ...], thoughts: dict[str, str] = THOUGHTS) -> str:
     """The reply that makes an edit. Gold and every decoy go through here, so only their code differs."""
-    return reply("edit", render_command(changes))
+    return reply("edit", render_command(changes), thoughts)
+
+
+def library_of(instance_id: str) -> str:
+    """`testbed__intervals-3` -> `intervals`: the part between `__` and the last `-`."""
+    return instance_id.split("__", 1)[-1].rsplit("-", 1)[0]
 
 
 def repro_script(problem_statement: str) -> str | None:

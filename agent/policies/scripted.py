@@ -67,11 +67,16 @@ def scripted_policies(name: str | None, base_url: str | None = None, **knobs: An
 
 
 def testbed_policies(arg: str | None, base_url: str | None = None, **knobs: Any) -> PolicyFor:
-    """`--model testbed`: agent.testbed.TestbedPolicy, with the run config's `policy:` as its knobs."""
+    """`--model testbed[:STYLE]`: agent.testbed.TestbedPolicy, with the run config's `policy:` as its
+    knobs; STYLE (agent.testbed_styles: classic, scout) is short for `policy.style=STYLE`."""
     from agent.testbed import TestbedError, TestbedFactory  # imports this package's errors
 
     if base_url:
         raise TestbedError("--base-url does not apply to --model testbed (it runs in-process)")
+    if arg:
+        if knobs.get("style", arg) != arg:
+            raise TestbedError(f"--model testbed:{arg} and policy.style={knobs['style']} disagree; give one")
+        knobs = {**knobs, "style": arg}
     return TestbedFactory(**knobs)
 
 

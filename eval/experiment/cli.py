@@ -85,13 +85,13 @@ def prepare_experiment(args: argparse.Namespace) -> Experiment:
 def print_table(report_md: Path, console: Console) -> None:
     """The paper-shaped table of experiment.json in 80 columns (values, then their intervals on a
     row of their own), the gains the same way, and where the full report is."""
-    from eval.experiment.render import GAIN_COLUMNS, TABLE, compact_header, compact_rows
+    from eval.experiment.render import GAIN_COLUMNS, TABLE, compact_header, compact_rows, policy_label
 
     report = json.loads((report_md.parent / "experiment.json").read_text(encoding="utf-8"))
     confidence = f"{100 * report['settings']['confidence']:.0f}%"
     table = Table(
         title=f"swe-search experiment: held-out Pass@1 % [{confidence} interval]",
-        caption=f"policy {escape(report['policy'])}",
+        caption=f"policy {escape(policy_label(report))}",
         box=box.SIMPLE_HEAD,
     )
     for name in compact_header(report):

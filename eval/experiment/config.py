@@ -68,13 +68,26 @@ class SplitRule(BaseModel):
     `heldout` are regular expressions searched in the instance ids. kind `ids`: lists of instance
     ids. kind `field`: lists of values of the instance field `field` (e.g. repo). In every kind an
     empty `heldout` means "every task not in train"; a task in both splits is an error.
+
+    kind `folds`: cross-validation over groups of tasks. `by` names the group: `library`, the
+    `<library>` of an instance id `<prefix>__<library>-<n>` (the testbed's libraries), or any instance
+    field, e.g. `repo` (a SWE-bench row's `django/django`) or `version`. The groups are dealt into `k`
+    folds (largest first, each to the fold with the fewest tasks, ties by name); every fold trains a
+    critic on the other folds' collected runs and is evaluated on its own tasks, so each task is held
+    out exactly once. The tasks are `train_select`'s; `train`/`heldout` and `eval_select` stay empty.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["file", "regex", "ids", "field"] = Field(
-        "file", description="file (split.yaml of libraries) | regex | ids | field."
+    kind: Literal["file", "regex", "ids", "field", "folds"] = Field(
+        "file", description="file (split.yaml of libraries) | regex | ids | field | folds (cross-validation)."
     )
+    by: str = Field(
+        "library",
+        description="kind folds: the group dealt into folds: library (the id's `<prefix>__<library>-<n>`) "
+        "or an instance field such as repo.",
+    )
+    k: int | None = Field(None, ge=2, description="kind folds: the number of folds (at most the groups).")
     file: str = Field(
         "split.yaml",
         description="kind file: the split file, relative to the dataset folder (or absolute).",
@@ -94,7 +107,13 @@ class SplitRule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SplitRule:
-        if self.kind != "file" and not self.train:
+        if self.kind == "folds":
+            if self.k is None:
+                raise ValueError("split kind folds needs `k`, the number of folds (e.g. {kind: folds, k: 3})")
+            if self.train or self.heldout:
+                raise ValueError("split kind folds takes no train/heldout: every fold is held out once")
+            return self
+        if self.kind not in ("file", "folds") and not self.train:
             raise ValueError(f"split kind {self.kind!r} needs `train`")
         if self.kind == "regex" and not all(isinstance(v, str) for v in (self.train, self.heldout or "")):
             raise ValueError("split kind regex takes a regular expression (a string) for train/heldout")
@@ -148,6 +167,21 @@ class EvaluateConfig(BaseModel):
         0.9, ge=0.0, description="Sampling temperature of single runs and of lookahead candidates."
     )
     constant: float = Field(0.5, description="Q of the constant critic of the control (`const:V`).")
+    model: str | None = Field(
+        None,
+        description="The policy of the three pools (a --model name); None: run.model. Another policy than "
+        "the one collected measures the critic across policies, e.g. collect `testbed`, evaluate "
+        "`testbed:scout`.",
+    )
+    policy: dict[str, Any] | None = Field(
+        None,
+        description="The pools' policy knobs, laid over run.policy (e.g. {style: scout}); None: run.policy.",
+    )
+
+    @property
+    def cross_policy(self) -> bool:
+        """Whether the pools run another policy than the collected runs."""
+        return self.model is not None or bool(self.policy)
 
 
 class ReportConfig(BaseModel):
@@ -255,6 +289,15 @@ class ExperimentConfig(FileConfig):
             )
         if not two and (self.dataset is None or self.split is None):
             raise ValueError("give `dataset` with a `split` rule, or train_dataset and eval_dataset")
+        if self.split is not None and self.split.kind == "folds":
+            if two:
+                raise ValueError(
+                    "split kind folds cuts one `dataset`; it takes no train_dataset/eval_dataset"
+                )
+            if self.eval_select != TaskSelection():
+                raise ValueError(
+                    "split kind folds takes its tasks from train_select; leave eval_select empty"
+                )
         if self.evaluate.n > self.evaluate.repeats:
             raise ValueError(f"evaluate.n ({self.evaluate.n}) must not exceed evaluate.repeats")
         defaults = RunConfig()
@@ -266,6 +309,11 @@ class ExperimentConfig(FileConfig):
         if "out_dir" in self.critic.model_fields_set:
             raise ValueError("critic.out_dir is set by the experiment (seed-<S>/train/critic)")
         return self
+
+    @property
+    def folds(self) -> int | None:
+        """k of a `split: {kind: folds}` experiment, else None."""
+        return self.split.k if self.split is not None and self.split.kind == "folds" else None
 
     @property
     def train_source(self) -> str:

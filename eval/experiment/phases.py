@@ -19,6 +19,12 @@ For every seed S of `seeds` (a full replicate), in `out/seed-S/`:
 `critics` (default [learned]) names the critics compared. Without `learned`, phases 1 and 2 are
 skipped and the first judge runs the base and lookahead pools.
 
+With `split: {kind: folds, by: library, k: K}` (cross-validation, eval.experiment.layout): collect/
+holds M rollouts of every task, once; then each fold F trains its own critic in fold-F/train/ on the
+other folds' collected runs (train/data/, hard links into collect/; the tiny tokenizer's corpus is
+that data too) and runs the three pools on its own tasks in fold-F/evaluate/. With `evaluate.model`
+or `evaluate.policy` the pools run another policy than the one collected (the cross-policy cell).
+
 A phase folder holds `phase.json` (its plan, written when it starts) and `complete.json` (written
 last). A complete phase is skipped; an unfinished one is continued (the runner skips finished
 instances, critic train resumes between epochs); a plan that differs from the config is an
@@ -30,6 +36,7 @@ instances run on `run.workers` threads.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -40,6 +47,7 @@ import yaml
 from rich.console import Console
 
 from agent.policies import policy_factory
+from agent.testbed_task import library_of
 from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.types import Task
@@ -53,6 +61,7 @@ from eval.experiment.layout import (
     PLAN,
     POOLS,
     SCORES,
+    Fold,
     Splits,
     base_critic,
     checkpoint_dir,
@@ -60,6 +69,7 @@ from eval.experiment.layout import (
     phase_dir,
     pool_dir,
     rescore_dir,
+    seed_dir,
 )
 from eval.report import run_report as run_reports
 
@@ -74,9 +84,45 @@ class ExperimentError(ValueError):
 # ----------------------------------------------------------------------------- splits
 
 
-def library_of(instance_id: str) -> str:
-    """`testbed__intervals-3` -> `intervals`: the part between `__` and the last `-`."""
-    return instance_id.split("__", 1)[-1].rsplit("-", 1)[0]
+def group_of(task: Task, by: str) -> str:
+    """The fold group of a task: its library (`by: library`, from the instance id) or an instance field."""
+    if by == "library":
+        return library_of(task.instance_id)
+    value = task.instance.get(by, getattr(task, by, None))
+    if value in (None, ""):
+        raise ExperimentError(f"{task.instance_id} has no field {by!r} to make folds by (split.by)")
+    return str(value)
+
+
+def deal_folds(groups: dict[str, list[str]], k: int) -> list[list[str]]:
+    """Groups (name -> instance ids) dealt into k folds: the largest group first (ties by name), each
+    to the fold with the fewest tasks so far (ties: the lower fold). Each fold's groups, sorted."""
+    if k > len(groups):
+        raise ExperimentError(
+            f"split.k is {k} but there are only {len(groups)} group(s): {', '.join(groups)}"
+        )
+    folds: list[list[str]] = [[] for _ in range(k)]
+    sizes = [0] * k
+    for name in sorted(groups, key=lambda g: (-len(groups[g]), g)):
+        target = min(range(k), key=lambda i: (sizes[i], i))
+        folds[target].append(name)
+        sizes[target] += len(groups[name])
+    return [sorted(f) for f in folds]
+
+
+def fold_splits(tasks: list[Task], rule: SplitRule, dataset: str) -> Splits:
+    """Every task collected and held out once: the folds of `rule` (kind folds) over `tasks`."""
+    assert rule.k is not None
+    group_of_id = {t.instance_id: group_of(t, rule.by) for t in tasks}
+    groups: dict[str, list[str]] = {}
+    for iid, g in sorted(group_of_id.items()):
+        groups.setdefault(g, []).append(iid)
+    everything = sorted(group_of_id)
+    folds = []
+    for names in deal_folds(groups, rule.k):
+        held = sorted(i for g in names for i in groups[g])
+        folds.append(Fold(names, sorted(set(everything) - set(held)), held))
+    return Splits(dataset, dataset, everything, everything, folds, group_of_id)
 
 
 def _split_file(rule: SplitRule, dataset: str) -> Path:
@@ -142,6 +188,12 @@ def resolve_splits(config: ExperimentConfig) -> Splits:
             spec=sel.spec,
         )
 
+    if config.dataset is not None and config.folds:
+        assert config.split is not None
+        tasks = load(config.dataset, config.train_select)
+        if not tasks:
+            raise ExperimentError("no tasks to make folds of (check train_select)")
+        return fold_splits(tasks, config.split, config.dataset)
     if config.dataset is not None:
         assert config.split is not None
         train_tasks = load(config.dataset, config.train_select)
@@ -171,13 +223,18 @@ def _run_config(
     critic: str | None,
     search: dict[str, Any],
     select: TaskSelection,
+    evaluation: bool = False,
 ) -> RunConfig:
-    """The `run` section with this phase's tasks, folder, critic and search settings (one run at a time)."""
-    run = config.run
-    policy = {**run.policy, **({"seed": seed} if config.seed_policy else {})}
+    """The `run` section with this phase's tasks, folder, critic and search settings (one run at a time);
+    an `evaluation` phase runs evaluate.model / evaluate.policy where set."""
+    run, e = config.run, config.evaluate
+    own = (e.policy or {}) if evaluation else {}
+    policy = {**run.policy, **own, **({"seed": seed} if config.seed_policy else {})}
     data = run.model_dump(mode="json")
     data.update(dataset=dataset, instances=ids, out=str(out), critic=critic, policy=policy)
     data.update(fields_from=select.fields_from, spec=select.spec)
+    if evaluation and e.model:
+        data["model"] = e.model
     data["search"] = {**data["search"], "concurrency": 1, "seed": seed, **search}
     return RunConfig.model_validate(data)
 
@@ -200,9 +257,10 @@ POOL_SEARCH: dict[str, dict[str, Any]] = {
 """Each pool's strategy; all pools run R runs per task and select by final_q."""
 
 
-def critic_spec(config: ExperimentConfig, seed: int, critic: str) -> str:
-    """`--critic` of a critic of `critics`: the trained checkpoint for `learned`, else the judge's spec."""
-    return str(checkpoint_dir(config.out, seed).resolve()) if critic == LEARNED else critic
+def critic_spec(config: ExperimentConfig, seed: int, critic: str, fold: int | None = None) -> str:
+    """`--critic` of a critic of `critics`: the trained checkpoint for `learned` (the fold's, with folds),
+    else the judge's spec."""
+    return str(checkpoint_dir(config.out, seed, fold).resolve()) if critic == LEARNED else critic
 
 
 def other_critics(config: ExperimentConfig) -> list[str]:
@@ -211,10 +269,16 @@ def other_critics(config: ExperimentConfig) -> list[str]:
 
 
 def pool_config(
-    config: ExperimentConfig, splits: Splits, seed: int, pool: str, critic: str | None = None
+    config: ExperimentConfig,
+    splits: Splits,
+    seed: int,
+    pool: str,
+    critic: str | None = None,
+    fold: int | None = None,
 ) -> RunConfig:
     """Phase 3: one pool of R runs per held-out task (see the module docstring); `critic` (a name of
-    `critics`) runs the lookahead pool instead of the base critic, in its own folder."""
+    `critics`) runs the lookahead pool instead of the base critic, in its own folder; `splits` is the
+    fold's with folds."""
     if pool not in POOL_SEARCH:
         raise ValueError(f"unknown pool {pool!r}; one of {POOLS}")
     e = config.evaluate
@@ -222,23 +286,54 @@ def pool_config(
     if search["strategy"] != "select":
         search["k"] = e.k
     name = critic or base_critic(config.critics)
-    spec = f"const:{e.constant}" if pool == "const" else critic_spec(config, seed, name)
+    spec = f"const:{e.constant}" if pool == "const" else critic_spec(config, seed, name, fold)
     folder = lookahead_pool(name, config.critics) if pool == "lookahead" else pool
-    out = pool_dir(config.out, seed, folder)
-    return _run_config(
-        config, seed, splits.eval_dataset, splits.heldout, out, spec, search, config.eval_select
-    )
+    out = pool_dir(config.out, seed, folder, fold)
+    select = config.train_select if config.folds else config.eval_select  # folds: one selection
+    return _run_config(config, seed, splits.eval_dataset, splits.heldout, out, spec, search, select, True)
 
 
-def train_config(config: ExperimentConfig, seed: int) -> Any:
-    """Phase 2: critic.config.TrainConfig on collect/ plus `critic.data`, into train/critic."""
+def train_data_dir(out: Path, seed: int, fold: int | None = None) -> Path:
+    """The critic's collected training runs: collect/, or a fold's view of the other folds' runs."""
+    return phase_dir(out, seed, "collect") if fold is None else phase_dir(out, seed, "train", fold) / "data"
+
+
+def train_config(config: ExperimentConfig, seed: int, fold: int | None = None) -> Any:
+    """Phase 2: critic.config.TrainConfig on the collected runs plus `critic.data`, into train/critic."""
     from critic.config import TrainConfig
 
-    folder = phase_dir(config.out, seed, "train")
+    folder = phase_dir(config.out, seed, "train", fold)
     model = str((folder / "init").resolve()) if config.critic.model == TINY else config.critic.model
-    data = [str(phase_dir(config.out, seed, "collect").resolve()), *config.critic.data]
+    data = [str(train_data_dir(config.out, seed, fold).resolve()), *config.critic.data]
     update = {"model": model, "data": data, "out_dir": str((folder / "critic").resolve()), "seed": seed}
     return TrainConfig.model_validate({**config.critic.model_dump(), **update})
+
+
+def link_runs(collect: Path, ids: list[str], dst: Path) -> None:
+    """A run folder at `dst` with only `ids`' trajectories and grades of `collect` (hard links, made
+    whole in a temporary folder and renamed, so a kill leaves either nothing or all of it)."""
+    if dst.is_dir():
+        return
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    def link(src: str, target: str) -> None:
+        try:
+            os.link(src, target)
+        except OSError:  # another file system: copy
+            shutil.copy2(src, target)
+
+    (tmp / "trajectories").mkdir(parents=True)
+    (tmp / "grades").mkdir()
+    grades = sorted((collect / "grades").glob("*.json")) if (collect / "grades").is_dir() else []
+    for iid in ids:
+        source = collect / "trajectories" / iid
+        if source.is_dir():
+            shutil.copytree(source, tmp / "trajectories" / iid, copy_function=link)
+        for grade in grades:
+            if grade.name.startswith(f"{iid}."):
+                link(str(grade), str(tmp / "grades" / grade.name))
+    tmp.rename(dst)
 
 
 def _corpus(collect: Path) -> list[str]:
@@ -300,6 +395,11 @@ class Experiment:
         self.splits = resolve_splits(config)
         # a missing API key or an unknown model fails here, before any container starts
         policy_factory(config.run.model, config.run.base_url, **config.run.policy)
+        e = config.evaluate
+        if e.cross_policy:
+            policy_factory(
+                e.model or config.run.model, config.run.base_url, **config.run.policy, **(e.policy or {})
+            )
         for critic in config.critics:  # and so does a judge's (its key, its endpoint)
             if critic != LEARNED:
                 self._check_judge(critic)
@@ -313,6 +413,14 @@ class Experiment:
             make_critic(critic, self.out, self.config.run.judge)
         except CriticUnavailable as e:
             raise ExperimentError(f"critics: {e}") from e
+
+    @property
+    def fold_indices(self) -> list[int | None]:
+        """[0, ..., K-1] with folds, else [None]: the train and evaluate phases to run per seed."""
+        return list(range(len(self.splits.folds))) if self.splits.folds else [None]
+
+    def split_of(self, fold: int | None) -> Splits:
+        return self.splits if fold is None else self.splits.fold(fold)
 
     def run(self) -> bool:
         """Every seed's phases, then the report; False when interrupted (rerun to continue)."""
@@ -336,20 +444,26 @@ class Experiment:
             unlock_folder(self.out)
 
     def run_seed(self, seed: int) -> bool:
-        """Collect, train, evaluate, each skipped when complete; False when interrupted."""
-        phases: list[tuple[str, Callable[[int], dict[str, Any]], Callable[[], bool]]] = [
-            (
-                "collect",
-                self._collect_plan,
-                lambda: self._batch(collect_config(self.config, self.splits, seed)),
-            ),
-            ("train", self._train_plan, lambda: self._train(seed)),
-            ("evaluate", self._evaluate_plan, lambda: self._evaluate(seed)),
-        ]
-        if not self.config.learned:  # judges need no data and no training
-            phases = phases[2:]
-        for name, plan, work in phases:
-            if not self.phase(phase_dir(self.out, seed, name), seed, plan(seed), work):
+        """Collect, then train and evaluate (per fold, with folds), each skipped when complete; False
+        when interrupted. Without `learned` (judges only) there is no collect and no train."""
+        learned = self.config.learned
+        collect = phase_dir(self.out, seed, "collect")
+        if learned and not self.phase(
+            collect,
+            seed,
+            self._collect_plan(seed),
+            lambda: self._batch(collect_config(self.config, self.splits, seed)),
+        ):
+            return False
+        for fold in self.fold_indices:
+            train, evaluate = (phase_dir(self.out, seed, p, fold) for p in ("train", "evaluate"))
+            if learned and not self.phase(
+                train, seed, self._train_plan(seed, fold), lambda f=fold: self._train(seed, f)
+            ):
+                return False
+            if not self.phase(
+                evaluate, seed, self._evaluate_plan(seed, fold), lambda f=fold: self._evaluate(seed, f)
+            ):
                 return False
         return True
 
@@ -358,45 +472,49 @@ class Experiment:
     def _collect_plan(self, seed: int) -> dict[str, Any]:
         return {"run": _fingerprint_run(collect_config(self.config, self.splits, seed))}
 
-    def _train_plan(self, seed: int) -> dict[str, Any]:
+    def _train_plan(self, seed: int, fold: int | None = None) -> dict[str, Any]:
         tiny = self.config.tiny.model_dump() if self.config.critic.model == TINY else None
-        return {"critic": _fingerprint_train(train_config(self.config, seed)), "tiny": tiny}
-
-    def _evaluate_plan(self, seed: int) -> dict[str, Any]:
-        plan = {p: self._pool_plan(seed, p) for p in POOLS}
-        for critic in other_critics(self.config):  # only when there are: earlier folders stay valid
-            plan[f"lookahead-{critic}"] = self._pool_plan(seed, "lookahead", critic)
-            plan[f"select-{critic}"] = self._rescore_plan(seed, critic)
+        plan = {"critic": _fingerprint_train(train_config(self.config, seed, fold)), "tiny": tiny}
+        if fold is not None:
+            plan["fold"] = self.splits.folds[fold].as_dict()
         return plan
 
-    def _pool_plan(self, seed: int, pool: str, critic: str | None = None) -> dict[str, Any]:
-        return {"run": _fingerprint_run(pool_config(self.config, self.splits, seed, pool, critic))}
+    def _evaluate_plan(self, seed: int, fold: int | None = None) -> dict[str, Any]:
+        plan = {p: self._pool_plan(seed, p, fold=fold) for p in POOLS}
+        for critic in other_critics(self.config):  # only when there are: earlier folders stay valid
+            plan[f"lookahead-{critic}"] = self._pool_plan(seed, "lookahead", critic, fold)
+            plan[f"select-{critic}"] = self._rescore_plan(seed, critic, fold)
+        return plan
 
-    def _rescore_plan(self, seed: int, critic: str) -> dict[str, Any]:
+    def _pool_plan(
+        self, seed: int, pool: str, critic: str | None = None, fold: int | None = None
+    ) -> dict[str, Any]:
+        rc = pool_config(self.config, self.split_of(fold), seed, pool, critic, fold)
+        return {"run": _fingerprint_run(rc)}
+
+    def _rescore_plan(self, seed: int, critic: str, fold: int | None = None) -> dict[str, Any]:
         """A critic's final Q of the base pool: its spec and prompts, and the base pool's own plan."""
-        judge = pool_config(self.config, self.splits, seed, "lookahead", critic).judge
+        judge = pool_config(self.config, self.split_of(fold), seed, "lookahead", critic, fold).judge
         return {
             "critic": critic,
             "judge": judge.model_dump(mode="json"),
-            "base": self._pool_plan(seed, "base"),
+            "base": self._pool_plan(seed, "base", fold=fold),
         }
 
     # -- phases
 
     def plans(self, seed: int) -> dict[Path, dict[str, Any]]:
         """Every phase and pool folder of `seed` with the plan it must have been made with."""
-        plans = {
-            phase_dir(self.out, seed, "collect"): self._collect_plan(seed),
-            phase_dir(self.out, seed, "train"): self._train_plan(seed),
-            phase_dir(self.out, seed, "evaluate"): self._evaluate_plan(seed),
-        }
-        for pool in POOLS:
-            plans[pool_dir(self.out, seed, pool)] = self._pool_plan(seed, pool)
-        for critic in other_critics(self.config):
-            plans[pool_config(self.config, self.splits, seed, "lookahead", critic).resolved_out()] = (
-                self._pool_plan(seed, "lookahead", critic)
-            )
-            plans[rescore_dir(self.out, seed, critic)] = self._rescore_plan(seed, critic)
+        plans = {phase_dir(self.out, seed, "collect"): self._collect_plan(seed)}
+        for fold in self.fold_indices:
+            plans[phase_dir(self.out, seed, "train", fold)] = self._train_plan(seed, fold)
+            plans[phase_dir(self.out, seed, "evaluate", fold)] = self._evaluate_plan(seed, fold)
+            for pool in POOLS:
+                plans[pool_dir(self.out, seed, pool, fold)] = self._pool_plan(seed, pool, fold=fold)
+            for critic in other_critics(self.config):
+                rc = pool_config(self.config, self.split_of(fold), seed, "lookahead", critic, fold)
+                plans[rc.resolved_out()] = self._pool_plan(seed, "lookahead", critic, fold)
+                plans[rescore_dir(self.out, seed, critic, fold)] = self._rescore_plan(seed, critic, fold)
         return plans
 
     def check_plans(self) -> None:
@@ -407,7 +525,8 @@ class Experiment:
 
     def phase(self, folder: Path, seed: int, plan: dict[str, Any], work: Callable[[], bool]) -> bool:
         """Run `work` unless `folder` is complete; write complete.json last. False: interrupted."""
-        name = f"seed {seed} {folder.name}"
+        where = folder.relative_to(seed_dir(self.out, seed))
+        name = f"seed {seed} {where.as_posix() if where.parts[0].startswith('fold-') else folder.name}"
         state = check_plan(folder, plan)
         done, started = folder / COMPLETE, folder / PLAN
         if state == "complete":
@@ -439,12 +558,14 @@ class Experiment:
         run_reports.write_report(batch.out, expected=len(batch.tasks))
         return finished
 
-    def _train(self, seed: int) -> bool:
+    def _train(self, seed: int, fold: int | None = None) -> bool:
         from critic.errors import CriticSetupError
         from critic.train.loop import train
 
-        folder = phase_dir(self.out, seed, "train")
-        tc = train_config(self.config, seed)
+        folder = phase_dir(self.out, seed, "train", fold)
+        if fold is not None:
+            link_runs(phase_dir(self.out, seed, "collect"), self.splits.folds[fold].train, folder / "data")
+        tc = train_config(self.config, seed, fold)
         if self.config.critic.model == TINY and not (folder / "init" / "config.json").exists():
             from critic.model import make_tiny_critic
 
@@ -457,7 +578,7 @@ class Experiment:
                 hidden=tiny.hidden,
                 layers=tiny.layers,
                 vocab_size=tiny.vocab_size,
-                corpus=_corpus(phase_dir(self.out, seed, "collect")) if tiny.corpus else None,
+                corpus=_corpus(train_data_dir(self.out, seed, fold)) if tiny.corpus else None,
             )
             tmp.rename(folder / "init")
         metrics = Path(tc.out_dir) / "metrics.json"
@@ -469,10 +590,11 @@ class Experiment:
             raise ExperimentError(f"{folder}: critic train failed: {e}") from e
         return True
 
-    def _evaluate(self, seed: int) -> bool:
-        pools = [pool_config(self.config, self.splits, seed, pool) for pool in POOLS]
+    def _evaluate(self, seed: int, fold: int | None = None) -> bool:
+        splits = self.split_of(fold)
+        pools = [pool_config(self.config, splits, seed, pool, fold=fold) for pool in POOLS]
         pools += [
-            pool_config(self.config, self.splits, seed, "lookahead", c) for c in other_critics(self.config)
+            pool_config(self.config, splits, seed, "lookahead", c, fold) for c in other_critics(self.config)
         ]
         for rc in pools:
             if not self.phase(
@@ -480,13 +602,13 @@ class Experiment:
             ):
                 return False
         for critic in other_critics(self.config):
-            folder = rescore_dir(self.out, seed, critic)
-            plan = self._rescore_plan(seed, critic)
-            if not self.phase(folder, seed, plan, lambda c=critic: self._rescore(seed, c)):
+            folder = rescore_dir(self.out, seed, critic, fold)
+            plan = self._rescore_plan(seed, critic, fold)
+            if not self.phase(folder, seed, plan, lambda c=critic: self._rescore(seed, c, fold)):
                 return False
         return True
 
-    def _rescore(self, seed: int, critic: str) -> bool:
+    def _rescore(self, seed: int, critic: str, fold: int | None = None) -> bool:
         """`critic`'s final Q (and what each scoring cost) of every run of the base pool, into
         select-<critic>/scores.json, saved after each instance (a rerun goes on from there)."""
         from agent.trajectory import Trajectory
@@ -494,13 +616,14 @@ class Experiment:
         from critic.protocol import last_call
         from search.select import final_turn_q
 
-        folder, base = rescore_dir(self.out, seed, critic), pool_dir(self.out, seed, "base")
-        rc = pool_config(self.config, self.splits, seed, "lookahead", critic)
+        splits = self.split_of(fold)
+        folder, base = rescore_dir(self.out, seed, critic, fold), pool_dir(self.out, seed, "base", fold)
+        rc = pool_config(self.config, splits, seed, "lookahead", critic, fold)
         scorer = make_critic(rc.critic, folder, rc.judge)
         path = folder / SCORES
         scores: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         records = load_records(base)
-        todo = [i for i in self.splits.heldout if i in records and i not in scores]
+        todo = [i for i in splits.heldout if i in records and i not in scores]
         self.console.print(f"  {critic}: final Q of {len(todo)} base instance(s) -> {folder}")
         for instance_id in todo:
             entry: dict[str, Any] = {}

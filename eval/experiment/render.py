@@ -39,10 +39,19 @@ def _rows(report: dict[str, Any]) -> list[str]:
     )
 
 
+def policy_label(report: dict[str, Any]) -> str:
+    """The policy; `collected -> evaluated` when the pools ran another one (the cross-policy cell)."""
+    other = report.get("evaluate_policy")
+    if not other:
+        return report["policy"]
+    knobs = ", ".join(f"{k}={v}" for k, v in sorted(other["policy"].items()) if k != "seed")
+    return f"{report['policy']} -> {other['model']}" + (f" ({knobs})" if knobs else "")
+
+
 def table_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
     """(policy, seed, base, lookahead, select, both) rows, the paper's table (printed by the command)."""
     return [
-        (report["policy"], key, *(fmt_cell(report["results"][key]["table"][c]) for c in TABLE))
+        (policy_label(report), key, *(fmt_cell(report["results"][key]["table"][c]) for c in TABLE))
         for key in _rows(report)
     ]
 
@@ -82,6 +91,68 @@ def compact_header(report: dict[str, Any]) -> list[str]:
         f"select\nN={s['n']}",
         f"both\nK={s['k']} N={s['n']}",
     ]
+
+
+FOLD_COLUMNS = (
+    "held-out AUC (final Q)",
+    "select - base",
+    "lookahead - base",
+    "oracle gap closed by select (%)",
+)
+
+
+def fold_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One seed's folds table: each fold, the folds pooled, and the worst fold of each figure."""
+
+    def auc_cell(cell: dict[str, Any]) -> str:
+        if cell["value"] is None:
+            return "n/a"
+        lo, hi = (f"{x:.3f}" if x is not None else "n/a" for x in (cell["lo"], cell["hi"]))
+        return f"{cell['value']:.3f} [{lo}, {hi}]"
+
+    def figures(auc: dict[str, Any], gains: dict[str, Any]) -> tuple[str, ...]:
+        gap = gains["gap_closed"]
+        return (
+            auc_cell(auc),
+            fmt_cell(gains["select_minus_base"], signed=True),
+            fmt_cell(gains["lookahead_minus_base"], signed=True),
+            "n/a" if gap["value"] is None else fmt_cell(gap),
+        )
+
+    rows = [
+        (
+            name,
+            ", ".join(f["groups"]),
+            str(len(f["heldout"])),
+            *figures(f["critic"]["heldout"]["interval"], f["gains"]),
+        )
+        for name, f in result["folds"].items()
+    ]
+    rows.append(
+        (
+            "pooled",
+            "all",
+            str(sum(len(f["heldout"]) for f in result["folds"].values())),
+            *figures(result["critic"]["heldout"], result["gains"]),
+        )
+    )
+    w = result["worst"]
+    worst_gains = {k: w[k] for k in ("select_minus_base", "lookahead_minus_base", "gap_closed")}
+    cells = figures(w["auc"], worst_gains)
+    rows.append(
+        (
+            "worst",
+            "",
+            "",
+            *(
+                f"{c} ({w[k]['fold']})" if w[k]["fold"] else c
+                for c, k in zip(
+                    cells, ("auc", "select_minus_base", "lookahead_minus_base", "gap_closed"), strict=True
+                )
+            ),
+        )
+    )
+    return rows
 
 
 def table_header(report: dict[str, Any]) -> list[str]:
@@ -127,16 +198,30 @@ def render_markdown(report: dict[str, Any]) -> str:
     """experiment.md: the table, controls, gains, goals, selection curve, critic, cost, Q, runs, plots."""
     s, sp = report["settings"], report["splits"]
     conf = f"{100 * s['confidence']:.0f}%"
+    folds = sp.get("folds") or []
+    if folds:
+        groups = sum(len(f["groups"]) for f in folds)
+        split = (
+            f"{len(folds)} folds over the {groups} groups (libraries) of {len(sp['train'])} task(s) of "
+            f"`{sp['train_dataset']}`: each fold's critic is trained on the other folds' M={s['m']} rollouts per "
+            f"task at T={s['collect_temperature']} (collected once) and evaluated on its own tasks, "
+            f"R={s['repeats']} runs per task and pool at T={s['temperature']}; every task is held out once. "
+            f"Pass@1 in %, with {conf} bootstrap intervals over libraries, tasks and repeats"
+        )
+    else:
+        split = (
+            f"train: {len(sp['train'])} task(s) of `{sp['train_dataset']}` x M={s['m']} rollouts at "
+            f"T={s['collect_temperature']}; held-out: {len(sp['heldout'])} task(s) of `{sp['eval_dataset']}`, "
+            f"R={s['repeats']} runs per task and pool at T={s['temperature']}. Pass@1 in %, with {conf} "
+            "bootstrap intervals over tasks and repeats"
+        )
     lines = [
         "# swe-search experiment",
         "",
-        f"Policy `{report['policy']}`; seeds {report['seeds']}; train: {len(sp['train'])} task(s) of "
-        f"`{sp['train_dataset']}` x M={s['m']} rollouts at T={s['collect_temperature']}; held-out: "
-        f"{len(sp['heldout'])} task(s) of `{sp['eval_dataset']}`, R={s['repeats']} runs per task and pool at "
-        f"T={s['temperature']}. Pass@1 in %, with {conf} bootstrap intervals over tasks and repeats "
+        f"Policy `{policy_label(report)}`; seeds {report['seeds']}; {split} "
         f"({s['bootstrap_samples']} resamples, seed {s['bootstrap_seed']}). Generated {report['generated_at']}.",
         "",
-        "## Pass@1 on the held-out split",
+        "## Pass@1 on the held-out split" + (" (the folds pooled)" if folds else ""),
         "",
         *table(table_header(report), table_rows(report)),
         "",
@@ -160,6 +245,21 @@ def render_markdown(report: dict[str, Any]) -> str:
         ],
         rows,
     )
+    for seed in [k for k in _rows(report) if k != "pooled" and "folds" in report["results"][k]]:
+        lines += [
+            "",
+            f"## Folds, seed {seed}",
+            "",
+            "Each fold's critic on its own held-out libraries; `worst` is the lowest fold of each column, "
+            "the figure to read beside the pooled one.",
+            "",
+        ]
+        lines += table(["fold", "libraries", "tasks", *FOLD_COLUMNS], fold_rows(report["results"][seed]))
+        goals = report["results"][seed]["fold_goals"]
+        lines += [
+            "",
+            *table(["goal (issue 29)", "met"], [(g["rule"], _yes(g["met"])) for g in goals.values()]),
+        ]
     lines += ["", "## Gains", ""]
     rows = []
     for key in _rows(report):

@@ -21,6 +21,12 @@ Read from the phase folders of every seed (eval.experiment.phases): the pools' f
     `q_by_step` (eval.report.run_report.lookahead_stats of the lookahead pool), `runs` (counts per folder);
     costs hold an LLM judge's tokens and USD (`critic_tokens`, `critic_cost_usd`) apart from the policy's;
 - `timing`: wall seconds of each phase (varies between runs; see VOLATILE_KEYS).
+
+With folds (`split: {kind: folds}`) each seed's result is the folds pooled: every task held out once,
+its runs from its own fold's pools, the intervals drawn over libraries and then tasks (Bootstrap
+groups) and the held-out AUC over all base runs; besides, `folds` holds each fold's `table`, `gains`
+and held-out `critic.heldout` (AUC with its interval), and `worst` the worst fold of each figure.
+`evaluate_policy` names the pools' policy when it is not the collected one (the cross-policy cell).
 """
 
 from __future__ import annotations
@@ -45,13 +51,15 @@ from eval.experiment.layout import (
     Splits,
     base_critic,
     checkpoint_dir,
+    fold_name,
     lookahead_pool,
     phase_dir,
     pool_dir,
     rescore_dir,
+    seed_dir,
 )
 from eval.experiment.render import CONTROLS, TABLE, render_markdown, write_plots
-from eval.report.bootstrap import Bootstrap, TaskRuns, interval
+from eval.report.bootstrap import Bootstrap, TaskRuns, auc, interval
 from eval.report.run_report import lookahead_stats
 from eval.report.selection_stats import RunView, selection_curve
 
@@ -148,12 +156,13 @@ def _mean_cost(pairs: list[Any]) -> dict[str, float]:
 
 
 def load_rescored(
-    folder: Path, runs: list[list[RunRecord]], ids: list[str]
+    folders: list[Path], runs: list[list[RunRecord]], ids: list[str]
 ) -> tuple[list[list[RunRecord]], dict]:
-    """The base pool's runs with another critic's final Q (select-<critic>/scores.json), and that
-    scoring's mean tokens and USD per run."""
-    path = folder / SCORES
-    scores = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    """The base pool's runs with another critic's final Q (select-<critic>/scores.json of each folder:
+    one, or one per fold), and that scoring's mean tokens and USD per run."""
+    scores: dict[str, Any] = {}
+    for path in (folder / SCORES for folder in folders):
+        scores.update(json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {})
     out, spent = [], []
     for instance_id, task_runs in zip(ids, runs, strict=True):
         mine = scores.get(instance_id, {})
@@ -192,11 +201,13 @@ def strategy_costs(per_run: dict[str, dict[str, float]], n: int) -> dict[str, di
     }
 
 
-def critic_metrics(out: Path, seed: int, base_runs: list[list[RunRecord]], bins: int) -> dict[str, Any]:
+def critic_metrics(
+    out: Path, seed: int, base_runs: list[list[RunRecord]], bins: int, fold: int | None = None
+) -> dict[str, Any]:
     """`critic train`'s held-out metrics, and the final Q of the held-out base runs against resolved."""
     from critic.train.metrics import value_metrics
 
-    path = checkpoint_dir(out, seed) / "metrics.json"
+    path = checkpoint_dir(out, seed, fold) / "metrics.json"
     trained = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     keep = ("epoch", "n", "positives", "auc", "brier", "spearman", "calibration", "train_loss")
     epochs = [{k: e.get(k) for k in keep if k in e} for e in trained.get("epochs", [])]
@@ -288,27 +299,50 @@ def _at(curve: list[dict[str, Any]], n: int, key: str) -> float:
     return curve[min(n, len(curve)) - 1][key] if curve else 0.0
 
 
+Pools = dict[str, tuple[list[list[RunRecord]], list[Any]]]
+"""Each pool's runs per held-out task, and its (trajectory, run) pairs (load_pool)."""
+
+
+def load_folds(out: Path, seed: int, pool: str, parts: list[tuple[int | None, list[str]]]) -> Any:
+    """load_pool of `pool` over (fold, its held-out ids) parts, concatenated (in the parts' order)."""
+    runs: list[list[RunRecord]] = []
+    pairs: list[Any] = []
+    for fold, ids in parts:
+        r, t = load_pool(pool_dir(out, seed, pool, fold), ids)
+        runs.extend(r)
+        pairs.extend(t)
+    return runs, pairs
+
+
 def critic_rows(
     out: Path, seed: int, config: ExperimentConfig, splits: Splits
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
     """One row per critic of `critics`: its table, gains and cost (the base and control pools shared;
     its own lookahead pool; the base pool's runs under its own final Q), with the rows' points and draws.
+    With folds each row is the folds pooled (each fold's own pools and rescoring, in fold_order).
     Every row draws the same bootstrap resamples (a fresh Bootstrap of the report's seed each)."""
-    ids, base, r = splits.heldout, base_critic(config.critics), config.report
-    shared = load_pool(pool_dir(out, seed, "base"), ids)
+    base, r = base_critic(config.critics), config.report
+    parts: list[tuple[int | None, list[str]]] = [(i, f.heldout) for i, f in enumerate(splits.folds)]
+    parts = parts or [(None, splits.heldout)]
+    ids = [i for _, held in parts for i in held]
+    shared = load_folds(out, seed, "base", parts)
+    const = load_folds(out, seed, "const", parts)
     rows, points, draws = {}, {}, {}
     for critic in config.critics:
-        look = pool_dir(out, seed, lookahead_pool(critic, config.critics))
         pools = {
             "base": shared,
-            "lookahead": load_pool(look, ids),
-            "const": load_pool(pool_dir(out, seed, "const"), ids),
+            "lookahead": load_folds(out, seed, lookahead_pool(critic, config.critics), parts),
+            "const": const,
         }
         scoring = None
         if critic != base:
-            runs, scoring = load_rescored(rescore_dir(out, seed, critic), shared[0], ids)
+            folders = [rescore_dir(out, seed, critic, fold) for fold, _ in parts]
+            runs, scoring = load_rescored(folders, shared[0], ids)
             pools["base"] = (runs, shared[1])
-        boot = Bootstrap(len(ids), r.bootstrap_samples, r.seed)
+        if splits.folds:
+            boot = fold_bootstrap(config, ids, splits)
+        else:
+            boot = Bootstrap(len(ids), r.bootstrap_samples, r.seed)
         res, points[critic], draws[critic], _ = pool_results(pools, config, boot)
         cost = res["cost"]
         if scoring is not None:  # select@N scores N base runs with this critic once more
@@ -322,19 +356,21 @@ def seed_results(
     out: Path, seed: int, config: ExperimentConfig, splits: Splits, boot: Bootstrap
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
     """One seed: (its results, cell point values, cell bootstrap draws, plot series)."""
-    ids = splits.heldout
-    pools = {p: load_pool(pool_dir(out, seed, p), ids) for p in POOLS}
+    if splits.folds:
+        return fold_results(out, seed, config, splits, boot)
+    pools = {p: load_pool(pool_dir(out, seed, p), splits.heldout) for p in POOLS}
     result, points, draws, series = pool_results(pools, config, boot)
-    folders = {"collect": phase_dir(out, seed, "collect"), **{p: pool_dir(out, seed, p) for p in POOLS}}
     result["critic"] = critic_metrics(out, seed, pools["base"][0], config.critic.calibration_bins)
+    folders = {"collect": phase_dir(out, seed, "collect"), **{p: pool_dir(out, seed, p) for p in POOLS}}
     result["runs"] = {name: run_counts(folder) for name, folder in folders.items() if folder.is_dir()}
     return result, points, draws, series
 
 
 def pool_results(
-    pools: dict[str, Any], config: ExperimentConfig, boot: Bootstrap
+    pools: Pools, config: ExperimentConfig, boot: Bootstrap
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
-    """The results of one set of pools (base, lookahead, const): table, gains, goals, curve, cost, Q."""
+    """The table, gains, goals, curve, cost and Q of three pools (base, lookahead, const) over the same
+    tasks (in `boot`'s order)."""
     n = config.evaluate.n
     views = {p: [[RunView.of(r) for r in runs] for runs in pools[p][0]] for p in POOLS}
     curves = {
@@ -392,14 +428,126 @@ def pool_results(
     return result, points, draws, {"q_series": series, "curve": curve}
 
 
+# ----------------------------------------------------------------------------- folds
+
+
+FOLD_FIGURES = ("auc", "select_minus_base", "lookahead_minus_base", "gap_closed")
+"""The figures of each fold's row, and of the worst fold (the lowest of each)."""
+
+
+def fold_bootstrap(config: ExperimentConfig, ids: list[str], splits: Splits) -> Bootstrap:
+    """Draws over the groups (libraries) of `ids`, then their tasks, then each task's runs."""
+    r = config.report
+    return Bootstrap(len(ids), r.bootstrap_samples, r.seed, groups=[splits.group_of[i] for i in ids])
+
+
+def heldout_auc(base_runs: list[list[RunRecord]], boot: Bootstrap, confidence: float) -> dict[str, Any]:
+    """The AUC of the base runs' final Q against resolved, with its interval over `boot`'s draws."""
+    scored = [
+        [(float(r.final_q), bool(r.resolved)) for r in runs if r.final_q is not None] for runs in base_runs
+    ]
+    flat = [p for task in scored for p in task]
+    value = auc([q for q, _ in flat], [y for _, y in flat])
+    cell = _cell(None if np.isnan(value) else value, boot.auc(scored), confidence)
+    return {**cell, "auc": cell["value"], "n": len(flat), "positives": sum(y for _, y in flat)}
+
+
+def fold_order(splits: Splits) -> list[str]:
+    """Every held-out task, fold by fold: the order of the pooled result's tasks and draws."""
+    return [i for f in splits.folds for i in f.heldout]
+
+
+def fold_results(
+    out: Path, seed: int, config: ExperimentConfig, splits: Splits, boot: Bootstrap
+) -> tuple[dict[str, Any], dict[str, float], dict[str, np.ndarray], dict[str, Any]]:
+    """A cross-validated seed: each fold on its own tasks, and the folds pooled (in fold_order)."""
+    conf, bins = config.report.confidence, config.critic.calibration_bins
+    pooled: Pools = {p: ([], []) for p in POOLS}
+    folds: dict[str, Any] = {}
+    collect = phase_dir(out, seed, "collect")
+    runs = {"collect": run_counts(collect)} if collect.is_dir() else {}  # none with judges only
+    for i, fold in enumerate(splits.folds):
+        pools = {p: load_pool(pool_dir(out, seed, p, i), fold.heldout) for p in POOLS}
+        for p in POOLS:
+            pooled[p][0].extend(pools[p][0])
+            pooled[p][1].extend(pools[p][1])
+        fold_boot = fold_bootstrap(config, fold.heldout, splits)
+        res, _, _, _ = pool_results(pools, config, fold_boot)
+        critic = critic_metrics(out, seed, pools["base"][0], bins, i)
+        critic["heldout"]["interval"] = heldout_auc(pools["base"][0], fold_boot, conf)
+        folds[fold_name(i)] = {
+            "groups": fold.groups,
+            "heldout": fold.heldout,
+            "train_tasks": len(fold.train),
+            **{k: res[k] for k in ("table", "controls", "gains", "goals")},
+            "critic": {"train": critic["train"], "heldout": critic["heldout"]},
+        }
+        runs.update({f"{fold_name(i)}/{p}": run_counts(pool_dir(out, seed, p, i)) for p in POOLS})
+    result, points, draws, series = pool_results(pooled, config, boot)
+    result["critic"] = {"train": {}, "epochs": [], "heldout": heldout_auc(pooled["base"][0], boot, conf)}
+    result["folds"] = folds
+    result["worst"] = worst_fold(folds)
+    result["fold_goals"] = fold_goals(result, cross_policy=config.evaluate.cross_policy)
+    result["runs"] = runs
+    return result, points, draws, series
+
+
+def fold_goals(result: dict[str, Any], cross_policy: bool) -> dict[str, dict[str, Any]]:
+    """The goals of issue 29, judged on a cross-validated seed (null: undefined)."""
+    auc = result["worst"]["auc"]["value"]
+    gaps = [f["gains"]["gap_closed"]["value"] for f in result["folds"].values()]
+    select = result["gains"]["select_minus_base"]
+    goals = {
+        "worst_fold_auc": {
+            "met": None if auc is None else bool(auc >= 0.85),
+            "rule": "the worst fold's held-out AUC of the final Q is at least 0.85",
+        },
+        "select_beats_base_pooled": {
+            "met": None if select["lo"] is None else bool(select["lo"] > 0),
+            "rule": "select > base with the folds pooled: the interval of select - base excludes zero",
+        },
+        "select_closes_half_in_every_fold": {
+            "met": None if any(g is None for g in gaps) else all(g >= 0.5 for g in gaps),
+            "rule": "select closes at least half of the oracle gap in every fold",
+        },
+    }
+    if cross_policy:
+        goals["cross_policy_select_above_base"] = {
+            "met": None if select["value"] is None else bool(select["value"] > 0),
+            "rule": "evaluated with another policy than collected: select above base (point estimate)",
+        }
+    return goals
+
+
+def fold_figure(fold: dict[str, Any], figure: str) -> dict[str, Any]:
+    """One figure of a fold's (or the pooled) result as a cell `{value, lo, hi}`."""
+    if figure == "auc":
+        return fold["critic"]["heldout"]["interval"]
+    return fold["gains"][figure]
+
+
+def worst_fold(folds: dict[str, Any]) -> dict[str, Any]:
+    """For each FOLD_FIGURE, the fold with the lowest value (undefined values skipped) and its cell."""
+    worst: dict[str, Any] = {}
+    for figure in FOLD_FIGURES:
+        defined = [(name, fold_figure(f, figure)) for name, f in folds.items()]
+        defined = [(name, cell) for name, cell in defined if cell["value"] is not None]
+        if defined:
+            name, cell = min(defined, key=lambda x: x[1]["value"])
+            worst[figure] = {"fold": name, **cell}
+        else:
+            worst[figure] = {"fold": None, "value": None, "lo": None, "hi": None}
+    return worst
+
+
 def _timing(out: Path, seed: int) -> dict[str, Any]:
+    """Seconds of every finished phase and pool folder of a seed, by its path under seed-S/."""
+    root = seed_dir(out, seed)
     times = {}
-    for name, folder in [(p, phase_dir(out, seed, p)) for p in ("collect", "train", "evaluate")] + [
-        (f"evaluate/{p}", pool_dir(out, seed, p)) for p in POOLS
-    ]:
-        marker = folder / COMPLETE
-        if marker.is_file():
-            times[name] = json.loads(marker.read_text(encoding="utf-8")).get("seconds")
+    for marker in sorted(root.rglob(COMPLETE)) if root.is_dir() else []:
+        times[marker.parent.relative_to(root).as_posix()] = json.loads(
+            marker.read_text(encoding="utf-8")
+        ).get("seconds")
     return times
 
 
@@ -409,7 +557,10 @@ def build_experiment_report(
     """experiment.json's content (see the module docstring), and the series the plots need."""
     out = Path(out)
     e, r = config.evaluate, config.report
-    boot = Bootstrap(len(splits.heldout), r.bootstrap_samples, r.seed)
+    if splits.folds:
+        boot = fold_bootstrap(config, fold_order(splits), splits)
+    else:
+        boot = Bootstrap(len(splits.heldout), r.bootstrap_samples, r.seed)
     results: dict[str, Any] = {}
     plot_data: dict[str, Any] = {}
     all_points, all_draws = [], []
@@ -436,6 +587,7 @@ def build_experiment_report(
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "folder": str(out),
         "policy": config.run.model,
+        "evaluate_policy": _evaluate_policy(config),
         "seeds": list(config.seeds),
         "splits": splits.as_dict(),
         "settings": {
@@ -461,6 +613,14 @@ def _pool_seeds(points: list[dict[str, float]], draws: list[dict[str, np.ndarray
     """The mean over seeds of the cells' points and of their bootstrap draws (shared draws)."""
     pooled = {k: float(np.mean([p[k] for p in points])) for k in points[0]}
     return pooled, {k: np.mean([d[k] for d in draws], axis=0) for k in draws[0]}
+
+
+def _evaluate_policy(config: ExperimentConfig) -> dict[str, Any] | None:
+    """The pools' policy when it is not the collected one: {model, policy knobs}."""
+    e = config.evaluate
+    if not e.cross_policy:
+        return None
+    return {"model": e.model or config.run.model, "policy": {**config.run.policy, **(e.policy or {})}}
 
 
 def write_experiment_report(out: Path, config: ExperimentConfig, splits: Splits) -> Path:

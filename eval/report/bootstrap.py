@@ -104,12 +104,40 @@ def point_stats(tasks: Sequence[TaskRuns], n: int) -> dict[str, float]:
 
 
 class Bootstrap:
-    """Shared task picks for `samples` draws over `n_tasks` tasks; `resample` computes a pool's STATS."""
+    """Shared task picks for `samples` draws over `n_tasks` tasks; `resample` computes a pool's STATS.
 
-    def __init__(self, n_tasks: int, samples: int = 2000, seed: int = 0) -> None:
+    With `groups` (one label per task, e.g. its library) a draw first picks as many groups as there
+    are, with replacement, then within each picked group as many of its tasks as it has, with
+    replacement: the interval then covers which libraries were drawn as well as which tasks. A draw
+    may then hold more or fewer task slots than `n_tasks`; unused slots are -1 and a cell is the mean
+    over the used ones.
+    """
+
+    def __init__(
+        self, n_tasks: int, samples: int = 2000, seed: int = 0, groups: Sequence[str] | None = None
+    ) -> None:
         self.n_tasks, self.samples = n_tasks, samples
         self.rng = np.random.default_rng(seed)
-        self.picks = self.rng.integers(n_tasks, size=(samples, n_tasks)) if n_tasks else None
+        self.grouped = groups is not None
+        if groups is not None and len(groups) != n_tasks:
+            raise ValueError(f"expected {n_tasks} group labels, got {len(groups)}")
+        if not n_tasks:
+            self.picks = None
+        elif groups is None:
+            self.picks = self.rng.integers(n_tasks, size=(samples, n_tasks))
+        else:
+            self.picks = self._group_picks(list(groups))
+
+    def _group_picks(self, groups: list[str]) -> np.ndarray:
+        members = [np.array([i for i, g in enumerate(groups) if g == label]) for label in sorted(set(groups))]
+        sizes = np.array([len(m) for m in members])
+        chosen = self.rng.integers(len(members), size=(self.samples, len(members)))
+        picks = np.full((self.samples, int(sizes.max()) * len(members)), -1, dtype=np.int64)
+        for row in range(self.samples):
+            tasks = [m[self.rng.integers(len(m), size=len(m))] for m in (members[g] for g in chosen[row])]
+            flat = np.concatenate(tasks)
+            picks[row, : len(flat)] = flat
+        return picks
 
     def resample(self, tasks: Sequence[TaskRuns], n: int = 1) -> dict[str, np.ndarray]:
         """Per draw, the mean over the picked tasks of each statistic on freshly resampled runs."""
@@ -127,7 +155,39 @@ class Bootstrap:
             idx = self.rng.integers(max(len(task), 1), size=(count, len(task)))
             for k, v in pool_stats(task, idx, n).items():
                 slots[k][mask] = v
+        if self.grouped:
+            used = np.maximum((self.picks >= 0).sum(axis=1), 1)
+            return {k: v.sum(axis=1) / used for k, v in slots.items()}
         return {k: v.mean(axis=1) for k, v in slots.items()}
+
+    def auc(self, scored: Sequence[Sequence[tuple[float, bool]]]) -> np.ndarray:
+        """Per draw, the AUC of the picked tasks' (score, resolved) pairs (NaN: one class only)."""
+        if len(scored) != self.n_tasks:
+            raise ValueError(f"expected {self.n_tasks} tasks, got {len(scored)}")
+        if self.picks is None:
+            return np.full(self.samples, np.nan)
+        out = np.empty(self.samples)
+        for row, picks in enumerate(self.picks):
+            pairs = [p for t in picks[picks >= 0] for p in scored[t]]
+            out[row] = auc([q for q, _ in pairs], [y for _, y in pairs])
+        return out
+
+
+def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """The ROC AUC of `scores` against `labels` (ties count one half); NaN when one class is missing."""
+    q, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    pos, neg = int(y.sum()), int((~y).sum())
+    if not pos or not neg:
+        return float("nan")
+    order = np.argsort(q, kind="stable")
+    ranks = np.empty(len(q))
+    sorted_q = q[order]
+    start = 0
+    for end in range(1, len(q) + 1):  # average ranks over ties
+        if end == len(q) or sorted_q[end] != sorted_q[start]:
+            ranks[order[start:end]] = (start + end + 1) / 2
+            start = end
+    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 def interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[float | None, float | None]:

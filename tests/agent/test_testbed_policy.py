@@ -21,7 +21,8 @@ import yaml
 from agent import scaffold
 from agent.config import AgentConfig
 from agent.policies import policy_factory
-from agent.testbed import TestbedKnobs, TestbedPolicy, analytic_pass_at_1
+from agent.testbed import REPRO_PATH, TestbedKnobs, TestbedPolicy, analytic_pass_at_1, check_failed
+from agent.testbed_styles import STYLES, scout_check_script
 from agent.testbed_task import GOLD, TestbedError, parse_patch, tempered
 from agent.types import Message
 from envs.tasks import load_tasks
@@ -213,10 +214,12 @@ KNOBS = [
         "p_verify": 0.8,
         "p_submit_after_fail": 0.2,
     },
+    {"style": "scout"},
+    {"style": "scout", "seed": 2, "p_explore": 0.9, "p_verify": 0.95},
 ]
 
 
-@pytest.mark.parametrize("knobs", KNOBS, ids=["defaults", "custom"])
+@pytest.mark.parametrize("knobs", KNOBS, ids=["defaults", "custom", "scout", "scout-custom"])
 @pytest.mark.parametrize("temperature", [1.0, 0.5])
 def test_action_frequencies_match_the_knobs(tasks, knobs, temperature):
     task, n = tasks[TEXTKIT], 3000
@@ -344,6 +347,7 @@ def simulate(policy: TestbedPolicy, task: Task, episodes: int, temperature: floa
         ({}, 1.0),
         ({}, 0.9),
         ({"p_right": 0.4, "p_verify": 1.0, "p_submit_after_fail": 0.0, "max_edits": 2}, 1.0),
+        ({"style": "scout"}, 1.0),
     ],
 )
 def test_pass_at_1_of_simulated_runs_matches_the_analytic_expectation(tasks, knobs, temperature):
@@ -365,9 +369,10 @@ def test_the_defaults_give_a_base_pass_at_1_between_15_and_40_percent():
 # ---------------------------------------------------------------- right and wrong edits look alike
 
 
+@pytest.mark.parametrize("style", list(STYLES))
 @pytest.mark.parametrize("task_id", [TEXTKIT, CONFKIT])
-def test_right_and_wrong_edits_differ_only_in_their_code(tasks, task_id):
-    policy = TestbedPolicy(tasks[task_id])
+def test_right_and_wrong_edits_differ_only_in_their_code(tasks, task_id, style):
+    policy = TestbedPolicy(tasks[task_id], style=style)
     edits = policy.actions.edits
     assert set(edits) == {GOLD, *DECOYS[task_id]}
     gold = scaffold.parse_action(edits[GOLD])
@@ -383,6 +388,70 @@ def test_right_and_wrong_edits_differ_only_in_their_code(tasks, task_id):
     drawn = [t for t in sampled if kind_of(policy, t).startswith("edit:")]
     assert {kind_of(policy, t) for t in drawn} == {f"edit:{n}" for n in edits}
     assert {tuple(skeleton(t)) for t in drawn} == {tuple(skeleton(edits[GOLD]))}
+
+
+# ---------------------------------------------------------------- the second style
+
+
+def test_the_scout_style_has_its_own_habits_and_defaults(tasks):
+    task = tasks[TEXTKIT]
+    classic, scout = TestbedPolicy(task), TestbedPolicy(task, style="scout")
+    assert scout.knobs == TestbedKnobs(style="scout", **STYLES["scout"].defaults)
+    assert scout.knobs.p_verify < classic.knobs.p_verify and scout.knobs.max_edits < classic.knobs.max_edits
+    assert TestbedKnobs(style="scout", p_verify=0.7).p_verify == 0.7  # the run config's knobs win
+    assert analytic_pass_at_1(scout.knobs) == pytest.approx(0.337, abs=0.001)
+
+    def replies(policy: TestbedPolicy) -> list[str]:
+        a = policy.actions
+        return [*a.explore, a.reproduce, a.verify, a.verify_first, *a.edits.values(), a.undo, a.submit]
+
+    thoughts = {p: {scaffold.parse_action(t).thought for t in replies(p)} for p in (classic, scout)}
+    commands = {p: {scaffold.parse_action(t).command for t in replies(p)} for p in (classic, scout)}
+    assert not thoughts[classic] & thoughts[scout]  # phrased differently, every one
+    shared = commands[classic] & commands[scout]
+    assert shared == {"submit", *(scaffold.parse_action(t).command for t in classic.actions.edits.values())}
+    explore = [scaffold.parse_action(t).command for t in scout.actions.explore]
+    assert [c.split()[0] for c in explore] == ["ls", "grep", "sed"]  # the shell, not the scaffold's tools
+    # it writes its own check script rather than the issue's example
+    reproduce = scaffold.parse_action(scout.actions.reproduce).command
+    assert "/tmp/check_textkit.py" in reproduce and REPRO_PATH not in reproduce
+    assert 'truncate("hello", 5)' not in reproduce.splitlines()  # the example is inside, not run as is
+
+
+@pytest.mark.parametrize("task_id", [TEXTKIT, CONFKIT])
+def test_the_scout_check_prints_one_verdict_line_and_fails_on_every_wrong_edit(tasks, task_id, tmp_path):
+    """The scout's check, run by a real Python on the task's code: OK on gold, FAIL with exit 1 on the base
+    and on every decoy, never a traceback."""
+    task = tasks[task_id]
+    folder, library = Path(task.build_context), task_id.split("__")[1].rsplit("-", 1)[0]
+    for name in (None, GOLD, *DECOYS[task_id]):
+        work = tmp_path / f"{name}"
+        shutil.copytree(folder / "repo", work)
+        if name:
+            patch = folder / ("gold.patch" if name == GOLD else f"decoys/{name}.patch")
+            git(work, "apply", str(patch))
+        script = scout_check_script(Task(task_id, task.problem_statement, "unused", workdir=str(work)))
+        (tmp_path / "check.py").write_text(script)
+        run = subprocess.run(["python3", str(tmp_path / "check.py")], capture_output=True, text=True)
+        verdict = run.stdout.strip().splitlines()[-1]
+        assert "Traceback" not in run.stdout + run.stderr, run.stderr
+        if name == GOLD:
+            assert (run.returncode, verdict) == (0, f"{library}: OK")
+        else:
+            assert run.returncode == 1 and verdict.startswith(f"{library}: FAIL ("), (name, verdict)
+            assert check_failed(observation(run.stdout, run.returncode))
+
+
+def test_testbed_colon_style_picks_the_style(tasks):
+    policy = policy_factory("testbed:scout", seed=1)(tasks[TEXTKIT])
+    assert policy.knobs.style == "scout" and policy.describe()["name"] == "testbed:scout"
+    assert policy_factory("testbed", style="scout")(tasks[TEXTKIT]).knobs == policy.knobs.model_copy(
+        update={"seed": 0}
+    )
+    for bad in (("testbed:nosuch", {}), ("testbed:scout", {"style": "classic"})):
+        with pytest.raises(TestbedError) as e:
+            policy_factory(bad[0], **bad[1])
+        assert "\n" not in str(e.value) and ("nosuch" in str(e.value) or "disagree" in str(e.value))
 
 
 def test_edits_render_each_hunk_as_one_search_replace_block(tasks):
@@ -487,8 +556,11 @@ def changes_of(patch: str) -> list[tuple[str, list[str], list[str]]]:
 
 
 @pytest.mark.slow
-def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks):
-    out, run_id, runs = tmp_path / "run", "testbed-policy-e2e", 8
+@pytest.mark.parametrize(("style", "runs"), [("classic", 8), ("scout", 4)])
+def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks, style, runs):
+    """Both styles' replies run through the real tools in real containers; the scout's own check
+    fails on every decoy and passes on gold there too (fewer runs: its replies are what is new)."""
+    out, run_id = tmp_path / "run", f"testbed-policy-e2e-{style}"
     args = ["run", "--dataset", str(task_repo), "--model", "testbed", "--out", str(out), "--run-id", run_id]
     args += [
         "--strategy",
@@ -503,12 +575,12 @@ def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks):
         "2",
     ]
     args += ["--no-progress", "--step-limit", "30", "--grade-timeout", "300", "--instance-timeout", "1200"]
-    assert main([*args, "policy.seed=1"]) == 0
+    assert main([*args, "policy.seed=1", f"policy.style={style}"]) == 0
     assert not labelled_containers(run_id)
 
     kinds, outcomes = Counter(), []
     for task_id, task in tasks.items():
-        policy = TestbedPolicy(task)
+        policy = TestbedPolicy(task, style=style)
         answers = {name: changes_of(text) for name, text in _patches(task).items()}
         grades = json.loads((out / "grades" / f"{task_id}.json").read_text())["runs"]
         assert len(grades) == runs
@@ -538,18 +610,19 @@ def test_swe_search_run_with_the_testbed_policy(tmp_path, task_repo, tasks):
             outcomes.append(g["resolved"])
 
     assert {"explore", "reproduce", "edit", "verify", "submit"} <= set(kinds)
-    # The rate is a smoke check only: with 16 runs, 3.5 standard errors around the analytic 0.315 span
+    # The rate is a smoke check only: with 16 runs, 3.5 standard errors around the analytic 0.315 (classic) span
     # 1 to 11 resolved runs, so it fails only on a policy or grading gone badly wrong (none or nearly
     # all resolved). The analytic Pass@1 itself is checked against 1500 runs per setting in
     # test_pass_at_1_of_simulated_runs_matches_the_analytic_expectation; what these real runs add is
     # that the simulation's model of the environment holds (asserted per run above: the example
     # passes after gold and fails after every decoy, and a run resolves iff its last edit is gold).
     assert any(outcomes) and not all(outcomes)
-    expected = analytic_pass_at_1(TestbedKnobs(), temperature=0.9)  # select samples at search.temperature
+    expected = analytic_pass_at_1(TestbedKnobs(style=style), temperature=0.9)  # select samples at T=0.9
     measured = sum(outcomes) / len(outcomes)
     assert abs(measured - expected) <= 3.5 * math.sqrt(expected * (1 - expected) / len(outcomes)), measured
     print(
-        f"testbed policy (smoke): Pass@1 {measured:.3f} over {len(outcomes)} runs (analytic {expected:.3f})"
+        f"testbed policy ({style}, smoke): Pass@1 {measured:.3f} over {len(outcomes)} runs "
+        f"(analytic {expected:.3f})"
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from eval.experiment.report import summarize
-from eval.report.bootstrap import Bootstrap, TaskRuns, bootstrap_ci, interval, point_stats
+from eval.report.bootstrap import Bootstrap, TaskRuns, auc, bootstrap_ci, interval, point_stats
 from eval.report.selection_stats import RunView, selection_curve
 
 
@@ -133,3 +133,35 @@ def test_no_gap_to_close_leaves_that_goal_undefined():
     assert out["gains"]["gap_closed"]["value"] is None
     assert out["goals"]["select_closes_half_the_gap"]["met"] is None
     assert out["goals"]["control_equals_base"]["met"] is True
+
+
+def test_grouped_draws_pick_whole_libraries_and_widen_the_interval_when_libraries_differ():
+    groups = ["a"] * 3 + ["b"] * 2 + ["c"] * 4
+    boot = Bootstrap(len(groups), samples=400, seed=2, groups=groups)
+    members = {g: {i for i, x in enumerate(groups) if x == g} for g in set(groups)}
+    for row in boot.picks:
+        used = row[row >= 0]
+        per = {g: sum(int(t) in m for t in used) for g, m in members.items()}
+        # a library drawn j times contributes j times its size
+        assert all(per[g] % len(members[g]) == 0 for g in per), per
+        assert sum(per[g] // len(members[g]) for g in per) == len(members)
+    # library a passes every run, b and c fail: the library draw dominates the spread
+    pool = [TaskRuns.values([1.0, 1.0] if g == "a" else [0.0, 0.0]) for g in groups]
+    by_task = Bootstrap(len(groups), 400, seed=2).resample(pool)["mean"]
+    by_library = boot.resample(pool)["mean"]
+    assert by_library.std() > 1.5 * by_task.std()
+    assert np.mean(by_library) == pytest.approx(3 / 9, abs=0.05)
+
+
+def test_auc_matches_the_critic_metrics_and_its_draws_follow_the_picks():
+    from critic.train.metrics import value_metrics
+
+    rng = random.Random(4)
+    for _ in range(30):
+        q = [rng.choice([0.2, 0.5, rng.random()]) for _ in range(25)]  # with ties
+        y = [rng.random() < 0.4 for _ in range(25)]
+        assert auc(q, y) == pytest.approx(value_metrics(q, y, q, [float(v) for v in y], 10)["auc"])
+    assert np.isnan(auc([0.1, 0.9], [True, True]))
+    perfect = [[(0.9, True), (0.1, False)], [(0.8, True)], [(0.2, False)]]
+    draws = Bootstrap(3, 50, seed=0, groups=["x", "x", "y"]).auc(perfect)
+    assert np.all(np.isnan(draws) | (draws == 1.0)) and np.any(draws == 1.0)

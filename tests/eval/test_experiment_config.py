@@ -10,16 +10,21 @@ from agent.configfile import ConfigError
 from envs.tasks import load_tasks
 from eval.cli import build_parser
 from eval.experiment.config import ExperimentConfig, SplitRule
+from eval.experiment.layout import rescore_dir
 from eval.experiment.phases import (
     ExperimentError,
     collect_config,
+    deal_folds,
+    fold_splits,
     library_of,
+    link_runs,
     other_critics,
     pool_config,
     resolve_splits,
     split_tasks,
     train_config,
 )
+from eval.experiment.render import policy_label
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tasks"
@@ -69,6 +74,10 @@ def test_overrides_win_over_flags_which_win_over_the_file(tmp_path):
         (["seeds=[1, 1]"], "distinct"),
         (["nonsense=1"], "nonsense"),
         (["split={kind: regex}"], "needs `train`"),
+        (["split={kind: folds}"], "needs `k`"),
+        (["split={kind: folds, k: 1}"], "greater than or equal to 2"),
+        (["split={kind: folds, k: 2, train: [calc]}"], "no train/heldout"),
+        (["split={kind: folds, k: 2}", "eval_select.filter=calc"], "leave eval_select empty"),
         (["collect.m"], "key.path=value"),
         (["critics=[learnt]"], "neither `learned` nor a judge"),
         (["critics=[learned, learned]"], "distinct"),
@@ -218,3 +227,101 @@ def test_the_tiny_tokenizer_corpus_is_the_collected_runs_messages(tmp_path):
     assert _corpus(run) == ["sys", "issue", "submit", "(exit code 1)"]
     cfg = ExperimentConfig.load()
     assert cfg.tiny.corpus and cfg.tiny.vocab_size == 4096 and cfg.critic.compression is not None
+
+
+# ---------------------------------------------------------------- folds and the cross-policy cell
+
+
+def test_folds_deal_the_largest_groups_first_to_the_emptiest_fold():
+    groups = {"a": ["a1"], "b": ["b1", "b2", "b3"], "c": ["c1", "c2"], "d": ["d1", "d2"], "e": ["e1"]}
+    assert deal_folds(groups, 2) == [["a", "b", "e"], ["c", "d"]]  # b, c, d, then a and e: 5 tasks and 4
+    assert deal_folds(groups, 5) == [["b"], ["c"], ["d"], ["a"], ["e"]]
+    with pytest.raises(ExperimentError, match="only 5 group"):
+        deal_folds(groups, 6)
+
+
+def test_folds_of_the_testbed_are_its_libraries_and_a_field_works_too(tasks):
+    cfg = ExperimentConfig.load(overrides=["split={kind: folds, k: 3}"])
+    splits = resolve_splits(cfg)
+    assert len(splits.train) == len(splits.heldout) == 30 and splits.train == splits.heldout
+    libraries = [set(f.groups) for f in splits.folds]
+    assert [len(g) for g in libraries] == [2, 2, 2] and len(set().union(*libraries)) == 6
+    assert sorted(i for f in splits.folds for i in f.heldout) == splits.train  # each held out once
+    for fold in splits.folds:
+        assert {library_of(i) for i in fold.heldout} == set(fold.groups)
+        assert sorted(fold.train + fold.heldout) == splits.train
+    by_repo = fold_splits(tasks, SplitRule(kind="folds", by="repo", k=2), str(EXAMPLES))
+    repos = {t.instance_id: t.instance["repo"] for t in tasks}
+    for fold in by_repo.folds:
+        assert {repos[i] for i in fold.heldout} == set(fold.groups)
+    with pytest.raises(ExperimentError, match="no field 'nope'"):
+        fold_splits(tasks, SplitRule(kind="folds", by="nope", k=2), str(EXAMPLES))
+
+
+def test_each_fold_trains_on_a_view_of_the_other_folds_runs_and_evaluates_its_own(tmp_path):
+    cfg = ExperimentConfig.load(overrides=[f"out={tmp_path}", "split={kind: folds, k: 3}"])
+    splits = resolve_splits(cfg)
+    assert collect_config(cfg, splits, 0).instances == splits.train  # every task, collected once
+    for i, fold in enumerate(splits.folds):
+        tc = train_config(cfg, 0, i)
+        assert tc.data == [str(tmp_path.resolve() / "seed-0" / f"fold-{i}" / "train" / "data")]
+        base = pool_config(cfg, splits.fold(i), 0, "base", fold=i)
+        assert (
+            base.instances == fold.heldout
+            and base.out == tmp_path / "seed-0" / f"fold-{i}" / "evaluate" / "base"
+        )
+        assert base.critic == str(tmp_path.resolve() / "seed-0" / f"fold-{i}" / "train" / "critic")
+    collect = tmp_path / "collect"
+    for iid in ("t__a-1", "t__a-10", "t__b-1"):
+        (collect / "trajectories" / iid / "run-0").mkdir(parents=True)
+        (collect / "trajectories" / iid / "run-0" / "trajectory.json").write_text("{}")
+        (collect / "grades").mkdir(exist_ok=True)
+        (collect / "grades" / f"{iid}.run-0.json").write_text("{}")
+    link_runs(collect, ["t__a-1", "t__b-1"], tmp_path / "view")
+    assert sorted(p.name for p in (tmp_path / "view" / "trajectories").iterdir()) == ["t__a-1", "t__b-1"]
+    assert sorted(p.name for p in (tmp_path / "view" / "grades").iterdir()) == [
+        "t__a-1.run-0.json",
+        "t__b-1.run-0.json",
+    ]
+    assert (tmp_path / "view" / "grades" / "t__a-1.run-0.json").stat().st_ino == (
+        collect / "grades" / "t__a-1.run-0.json"
+    ).stat().st_ino
+
+
+def test_a_judge_in_folds_runs_and_rescores_in_each_folds_own_folder(tmp_path):
+    judge = "judge:gpt-4o-mini"
+    folds = [f"out={tmp_path}", "split={kind: folds, k: 3}"]
+    cfg = ExperimentConfig.load(overrides=[*folds, f"critics=[learned, '{judge}']"])
+    only = ExperimentConfig.load(overrides=[*folds, f"critics=['{judge}']"])
+    splits = resolve_splits(cfg)
+    for i, fold in enumerate(splits.folds):
+        evaluate = tmp_path / "seed-0" / f"fold-{i}" / "evaluate"
+        look = pool_config(cfg, splits.fold(i), 0, "lookahead", judge, fold=i)
+        assert look.critic == judge and look.instances == fold.heldout and look.out.parent == evaluate
+        assert (
+            look.out.name.startswith("lookahead-judge-")
+            and rescore_dir(tmp_path, 0, judge, i).parent == evaluate
+        )
+        base = pool_config(only, splits.fold(i), 0, "base", fold=i)  # judges only: the judge runs base
+        assert base.critic == judge and base.out == evaluate / "base"
+
+
+def test_the_pools_may_run_another_policy_than_the_collected_one(tmp_path):
+    cfg = ExperimentConfig.load(
+        overrides=[f"out={tmp_path}", "run.policy={p_right: 0.3}", "evaluate.model=testbed:scout"]
+    )
+    splits = resolve_splits(cfg)
+    col = collect_config(cfg, splits, 1)
+    assert (col.model, col.policy) == ("testbed", {"p_right": 0.3, "seed": 1})
+    for pool in ("base", "lookahead", "const"):
+        rc = pool_config(cfg, splits, 1, pool)
+        assert (rc.model, rc.policy) == ("testbed:scout", {"p_right": 0.3, "seed": 1})
+    knobs = ExperimentConfig.load(overrides=["evaluate.policy={style: scout, p_verify: 0.7}"])
+    rc = pool_config(knobs, resolve_splits(knobs), 0, "base")
+    assert rc.model == "testbed" and rc.policy == {"style": "scout", "p_verify": 0.7, "seed": 0}
+    assert knobs.evaluate.cross_policy and not ExperimentConfig.load().evaluate.cross_policy
+    from eval.experiment.report import _evaluate_policy
+
+    report = {"policy": "testbed", "evaluate_policy": _evaluate_policy(knobs)}
+    assert policy_label(report) == "testbed -> testbed (p_verify=0.7, style=scout)"
+    assert policy_label({"policy": "testbed", "evaluate_policy": None}) == "testbed"
