@@ -26,6 +26,7 @@ With folds (`split: {kind: folds}`) each seed's result is the folds pooled: ever
 its runs from its own fold's pools, the intervals drawn over libraries and then tasks (Bootstrap
 groups) and the held-out AUC over all base runs; besides, `folds` holds each fold's `table`, `gains`
 and held-out `critic.heldout` (AUC with its interval), and `worst` the worst fold of each figure.
+`critics` rows are the folds pooled the same way (each fold's own judge pools and rescoring).
 `evaluate_policy` names the pools' policy when it is not the collected one (the cross-policy cell).
 """
 
