@@ -225,7 +225,10 @@ class Inspector:
             report=report,
             results=results,
             pool_of=loaders.POOL_OF_CELL,
-            pool_href=lambda seed, pool: pool_dir(Path(), int(seed), pool).as_posix() + "/index.html",
+            folds=list(range(len(((report or {}).get("splits") or {}).get("folds") or []))) or [None],
+            pool_href=lambda seed, pool, fold=None: (
+                pool_dir(Path(), int(seed), pool, fold).as_posix() + "/index.html"
+            ),
             plots=loaders.experiment_plots(self.root),
             runs=self.runs(),
             refresh=LIVE_REFRESH_S * 2 if (self.live and report is None) else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from eval.experiment.phases import library_of
 from eval.experiment.render import FOLD_COLUMNS
 from eval.experiment.report import FOLD_FIGURES
 from tests.eval.test_experiment import _files, _run_ids
+from tests.helpers.commands import swe_search
 from tests.helpers.containers import labelled_containers
 from tests.helpers.experiment import EXAMPLES, REPO, experiment_command, kill_when
 from tests.helpers.openai_server import OpenAIServer, judge_rule
@@ -172,3 +174,14 @@ def test_the_judge_runs_its_pool_and_rescores_in_every_fold_and_gets_a_pooled_ro
     assert list(res["critics"]) == ["learned", judge] and learned["table"] == res["table"]  # folds pooled
     assert judged["table"]["base"] == learned["table"]["base"]  # the base pool is shared
     assert judged["cost"]["select"]["critic_tokens"] > 0 and judged["cost"]["lookahead"]["critic_tokens"] > 0
+
+
+def test_the_inspectors_export_links_every_cell_to_its_folds_own_pools(folds, tmp_path):
+    """With folds the pools are `seed-S/fold-F/evaluate/<pool>`: every table cell links one per fold,
+    and each link opens a page of the static export."""
+    site = tmp_path / "site"
+    done = swe_search("inspect", str(folds["out"]), "--export", str(site))
+    assert done.returncode == 0, done.stderr
+    hrefs = set(re.findall(r'class="pool" href="([^"]+)"', (site / "index.html").read_text()))
+    assert {h.split("/")[1] for h in hrefs} == {"fold-0", "fold-1"}
+    assert all((site / h).is_file() for h in hrefs), sorted(h for h in hrefs if not (site / h).is_file())
