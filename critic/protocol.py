@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agent.types import Message
+from agent.types import Message, Usage
 
 
 class Critic(Protocol):
-    """Q(s, a) for each candidate action `a` after history `s`: the estimated chance the run succeeds."""
+    """Q(s, a) for each candidate action `a` after history `s`: the estimated chance the run succeeds.
+
+    A critic may also say what its last `score` call consumed in a `last_usage: Usage` attribute
+    (read with `last_usage`): the trajectory records it per step and the cost tables show it.
+    """
 
     def score(self, history: list[Message], candidates: list[str]) -> list[float]: ...
+
+
+def last_usage(critic: Critic | None) -> Usage:
+    """What the critic's last `score` call consumed, when it says so (`last_usage`); else nothing."""
+    usage = getattr(critic, "last_usage", None)
+    return usage if isinstance(usage, Usage) else Usage()
 
 
 def final_turn(messages: list[Message]) -> tuple[list[Message], str]:

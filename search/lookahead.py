@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agent.types import Candidate, Choice, Message, Policy
-from critic.protocol import Critic
+from agent.types import Candidate, Choice, Message, Policy, Usage
+from critic.protocol import Critic, last_usage
 from search.budget import Budget
 from search.candidates import StepCandidates, unique_candidates
 from search.config import MissingCritic, SearchConfig, TieBreak
@@ -71,7 +71,7 @@ class LookaheadChooser:
         step = unique_candidates(completions)
         if self.budget:
             self.budget.charge(step.usage)
-        critic_calls = self._score(history, step)
+        critic_calls, critic_usage = self._score(history, step)
         chosen = self._argmax(step)
         candidate = step.candidates[chosen]
         return Choice(
@@ -83,13 +83,15 @@ class LookaheadChooser:
             critic_calls=critic_calls,
             latency=time.monotonic() - start,
             usage=step.usage,
+            critic_usage=critic_usage,
         )
 
-    def _score(self, history: list[Message], step: StepCandidates) -> int:
-        """Fill in Q for the valid candidates with one critic request; return the number of requests."""
+    def _score(self, history: list[Message], step: StepCandidates) -> tuple[int, Usage]:
+        """Fill in Q for the valid candidates with one critic request; return the number of requests
+        and what the critic said they consumed."""
         valid = step.valid
         if len(valid) < 2:
-            return 0
+            return 0, Usage()
         assert self.critic is not None
         if self.budget:
             self.budget.check()
@@ -100,7 +102,7 @@ class LookaheadChooser:
             raise CriticError(f"critic returned {len(values)} values for {len(valid)} candidates")
         for i, q in zip(valid, values, strict=True):
             step.candidates[i].q = float(q)
-        return 1
+        return 1, last_usage(self.critic)
 
     def _argmax(self, step: StepCandidates) -> int:
         """Index of the chosen candidate (0, a format error, when none is valid)."""

@@ -18,7 +18,7 @@ from agent.loop import Agent
 from agent.registry import lookup
 from agent.trajectory import ExitStatus, Trajectory
 from agent.types import Policy, StepChooser
-from critic.protocol import Critic
+from critic.protocol import Critic, last_usage
 from envs.types import Env, Task
 from search.budget import Budget, BudgetExhausted
 from search.config import CHOOSERS, MissingCritic, SearchConfig
@@ -133,8 +133,10 @@ def outcome_of(
         last = traj.steps[-1]
         recorded = last.candidates[last.chosen_index].q
     q = final_q(traj.messages, recorded, critic)
-    if recorded is None and q is not None and budget:
-        budget.charge(critic_calls=1)
+    if recorded is None and q is not None:
+        traj.charge_critic(last_usage(critic))  # the run's own scoring, outside its steps
+        if budget:
+            budget.charge(critic_calls=1)
     status = traj.exit_status.value if traj.exit_status else "unknown"
     return RunOutcome(
         index=index,
