@@ -249,6 +249,16 @@ class TableCritic(CountingCritic):
         return self.table.get(command_of(candidate) or "", self.default)
 
 
+class BilledCritic(TableCritic):
+    """A critic that says what each call consumed, as an LLM judge or our server's client does."""
+
+    def score(self, history: list[Message], candidates: list[str]) -> list[float]:
+        self.last_usage = Usage(
+            prompt_tokens=50 * len(candidates), completion_tokens=len(candidates), cost=0.002
+        )
+        return super().score(history, candidates)
+
+
 @dataclass
 class Episode:
     """What the fixture's runner recorded: the chat and every Choice."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from synthetic import ConstantCritic, TableCritic, reply
+from synthetic import BilledCritic, ConstantCritic, TableCritic, reply
 
 from agent.loop import GreedyChooser
 from agent.types import Completion, Message, Usage, request_completions
@@ -75,6 +75,14 @@ def test_the_prompt_counts_once_and_every_completion_of_the_k_is_counted():
     assert choice.usage.completion_tokens == 10 + 11 + 12 + 13
     assert choice.usage.cost == pytest.approx(0.04)
     assert choice.latency >= 0
+
+
+def test_the_critics_reported_usage_is_the_steps_critic_usage():
+    choice = choose([reply("a"), reply("b")], BilledCritic({"b": 1.0}))
+    assert choice.critic_calls == 1 and choice.critic_usage == Usage(100, 2, 0.002)
+    assert choice.usage.prompt_tokens == 100 and choice.action.command == "b"  # the policy's, apart
+    alone = choose([reply("a"), reply("a")], BilledCritic({}))  # one unique candidate: no critic call
+    assert alone.critic_calls == 0 and alone.critic_usage == Usage()
 
 
 def test_format_error_candidate_is_never_chosen_over_a_valid_one():
