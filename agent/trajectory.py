@@ -34,8 +34,8 @@ SCHEMA_VERSION = 2
 critic's usage apart. 1: every sample carried its request's whole prompt; still read (PER_SAMPLE_NOTE)."""
 READABLE_VERSIONS = (1, 2)
 PER_SAMPLE_NOTE = (
-    "trajectory schema_version 1: its prompt tokens were counted once per sample (a step of K samples "
-    "holds K times its request's prompt); its cost was right"
+    "prompt tokens counted once per sample, as before schema_version 2 (a step of K samples holds K "
+    "times its request's prompt; the cost was right)"
 )
 
 

@@ -44,6 +44,14 @@ class Usage:
             self.cached_prompt_tokens + other.cached_prompt_tokens,
         )
 
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens - other.prompt_tokens,
+            self.completion_tokens - other.completion_tokens,
+            self.cost - other.cost,
+            self.cached_prompt_tokens - other.cached_prompt_tokens,
+        )
+
 
 def split_request(request: Usage, completion_tokens: list[int], prompt_cost: float = 0.0) -> list[Usage]:
     """One request's usage as the usages of its n samples, which add up to it exactly.

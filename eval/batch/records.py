@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from agent.redaction import scrub
-from agent.trajectory import SCHEMA_VERSION as TRAJECTORY_SCHEMA
+from agent.trajectory import READABLE_VERSIONS as READABLE_TRAJECTORIES
 from agent.trajectory import ExitStatus, Trajectory
 from envs.files import write_atomic
 from envs.tasks import check_instance_id, read_jsonl
@@ -65,7 +65,7 @@ class RunRecord(BaseModel):
     trajectory: str | None = Field(None, description="Trajectory path relative to the run folder.")
     exit_status: str | None = Field(None, description="Why the agent stopped (agent.trajectory.ExitStatus).")
     steps: int = Field(0, description="Agent turns.")
-    cost: float = Field(0.0, description="USD spent by the policy.")
+    cost: float = Field(0.0, description="USD spent by the policy and the critic's reported requests.")
     final_q: float | None = Field(
         None, description="Q of the final (submit) action, when a critic scored it."
     )
@@ -184,10 +184,9 @@ def load_trajectory(
         data = json.loads(path.read_bytes())
         if not isinstance(data, dict):
             raise ValueError(f"a {type(data).__name__}, not an object")
-        if data.get("schema_version") != TRAJECTORY_SCHEMA:
-            raise ValueError(
-                f"schema_version {data.get('schema_version')!r}, this code reads {TRAJECTORY_SCHEMA}"
-            )
+        if data.get("schema_version") not in READABLE_TRAJECTORIES:  # 1 is read with a note (usage_note)
+            readable = ", ".join(map(str, READABLE_TRAJECTORIES))
+            raise ValueError(f"schema_version {data.get('schema_version')!r}, this code reads {readable}")
         steps = data.get("steps")
         if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
             raise ValueError("no list of steps")  # what the report reads
@@ -309,7 +308,7 @@ def run_record(out: Path, index: int, traj: Trajectory, traj_path: Path | None) 
         trajectory=rel,
         exit_status=status,
         steps=len(traj.steps),
-        cost=traj.stats.usage.cost,
+        cost=traj.stats.usage.cost + traj.stats.critic_usage.cost,
         final_q=traj.final_q,
         mean_q=mean_q(traj.steps),
         submitted=traj.exit_status == ExitStatus.submitted,

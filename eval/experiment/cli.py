@@ -84,7 +84,8 @@ def prepare_experiment(args: argparse.Namespace) -> Experiment:
 def print_table(report_md: Path, console: Console) -> None:
     """The paper-shaped table of experiment.json in 80 columns (values, then their intervals on a
     row of their own), the gains the same way, and where the full report is."""
-    from eval.experiment.render import GAIN_COLUMNS, TABLE, compact_header, compact_rows
+    from eval.experiment.render import COST_NOTE, GAIN_COLUMNS, TABLE, compact_header, compact_rows
+    from eval.report.usage import usage_cells
 
     report = json.loads((report_md.parent / "experiment.json").read_text(encoding="utf-8"))
     confidence = f"{100 * report['settings']['confidence']:.0f}%"
@@ -104,6 +105,18 @@ def print_table(report_md: Path, console: Console) -> None:
     for row in compact_rows(report, "gains", list(GAIN_COLUMNS), signed=True):
         gains.add_row(*row)
     console.print(gains)
+    for key, res in report["results"].items():
+        if not res.get("cost"):  # pooled results have none
+            continue
+        # the tokens part of experiment.md's cost table, narrow enough for a terminal
+        costs = Table(title=f"seed {escape(key)}: cost per instance (tokens)", box=box.SIMPLE_HEAD)
+        for name in ("strategy", "samples", "prompt (billed)", "cached", "completion", "critic", "cost"):
+            costs.add_column(name, justify="right", no_wrap=True)
+        for name, c in res["cost"]["per_instance"].items():
+            costs.add_row(escape(name), f"{c['policy_samples']:.1f}", *usage_cells(c))
+        console.print(costs)
+        for line in [COST_NOTE, *(f"Note: {n}." for n in res["cost"].get("notes") or [])]:
+            console.print(line, markup=False, highlight=False)
     console.print(f"report: {escape(str(report_md))}", soft_wrap=True)
 
 

@@ -17,7 +17,13 @@ import pytest
 from envs.images import build_task_images
 from envs.tasks import load_tasks
 from tests.helpers.containers import labelled_containers
-from tests.helpers.experiment import PLAIN_ENTRY, REPO, experiment_command, run_experiment
+from tests.helpers.experiment import (
+    PLAIN_ENTRY,
+    REPO,
+    assert_prompts_counted_once,
+    experiment_command,
+    run_experiment,
+)
 
 pytestmark = pytest.mark.slow
 TESTBED = REPO / "examples" / "testbed"
@@ -76,3 +82,13 @@ def test_constant_critic_control_matches_base_on_the_testbed(first):
     gap = res["gains"]["control_minus_base"]
     assert gap["lo"] <= 0.0 <= gap["hi"]
     assert res["goals"]["control_equals_base"]["met"] is True
+
+
+def test_the_cost_table_counts_a_lookahead_steps_prompt_once(first):
+    """K=4 candidates from one request: lookahead's prompt tokens per step are base's for the same
+    history (counted per sample they were 4 times as many), its critic tokens are the critic's own."""
+    out, report = first
+    assert_prompts_counted_once(out, report, max_ratio=2.0)
+    cost = report["results"]["0"]["cost"]["per_instance"]
+    assert cost["lookahead"]["critic_tokens"] > 0 and cost["base"]["critic_tokens"] == 0
+    assert "of those cached" in (out / "experiment.md").read_text(encoding="utf-8")
