@@ -34,7 +34,9 @@ class BudgetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy_tokens: int | None = Field(
-        None, description="Most policy tokens (prompt + completion) over all runs and samples."
+        None,
+        description="Most policy tokens over all runs and samples: each request's prompt once (K "
+        "candidates of one request share it) plus every sample's completion tokens.",
     )
     cost: float | None = Field(None, description="Most policy cost in USD over all runs and samples.")
     critic_calls: int | None = Field(None, description="Most critic requests (one batched score = one call).")
