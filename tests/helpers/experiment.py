@@ -102,9 +102,13 @@ def first_steps(out: Path, seed: int, pool: str) -> dict[str, list[tuple[int, in
 
 
 def assert_prompts_counted_once(out: Path, report: dict[str, Any], max_ratio: float) -> None:
-    """Issue 27: a lookahead step's K samples come from one request, whose prompt counts once. Its
-    first steps record the prompt base's record for the same history, and the cost table's prompt
-    tokens per policy call stay within `max_ratio` of base's (K times them when counted per sample)."""
+    """Issue 27: a lookahead step's K samples come from one request, whose prompt counts once.
+
+    Its first steps record the prompt that base's record for the same history. In the cost table,
+    the constant-critic control (K samples a step, runs like base's) makes steps whose prompt tokens
+    stay within `max_ratio` of base's, and lookahead's (longer runs) below K times base's: counted
+    per sample, they were K times that.
+    """
     k, n, result = report["settings"]["k"], report["settings"]["n"], report["results"]["0"]
     base, look = first_steps(out, 0, "base"), first_steps(out, 0, "lookahead")
     assert base and sorted(look) == sorted(base)
@@ -114,9 +118,13 @@ def assert_prompts_counted_once(out: Path, report: dict[str, Any], max_ratio: fl
         assert {s for _, s in runs} == {1} and {s for _, s in look[task]} == {k}
         assert {p for p, _ in look[task]} == prompts, (task, look[task], runs)
     cost = result["cost"]["per_instance"]
-    per_call = {s: cost[s]["prompt_tokens"] / cost[s]["policy_calls"] for s in ("base", "lookahead")}
+    per_call = {
+        s: cost[s]["prompt_tokens"] / cost[s]["policy_calls"]
+        for s in ("base", "lookahead", "lookahead_const")
+    }
     assert per_call["lookahead"] == pytest.approx(cost["lookahead"]["prompt_tokens_per_call"])
-    assert per_call["lookahead"] < max_ratio * per_call["base"], per_call
+    assert per_call["lookahead_const"] < max_ratio * per_call["base"], per_call
+    assert per_call["lookahead"] < k * per_call["base"], per_call
     assert cost["lookahead"]["policy_samples"] > 1.5 * cost["lookahead"]["policy_calls"]  # K a step
     assert cost["both"]["prompt_tokens"] == pytest.approx(n * cost["lookahead"]["prompt_tokens"])  # N runs
     assert not result["cost"]["notes"]  # written by this code: no per-sample note
