@@ -109,11 +109,21 @@ def print_table(report_md: Path, console: Console) -> None:
         if not res.get("cost"):  # pooled results have none
             continue
         # the tokens part of experiment.md's cost table, narrow enough for a terminal
-        costs = Table(title=f"seed {escape(key)}: cost per instance (tokens)", box=box.SIMPLE_HEAD)
-        for name in ("strategy", "samples", "prompt (billed)", "cached", "completion", "critic", "cost"):
+        costs = Table(
+            title=f"seed {escape(key)}: cost per instance (tokens)", box=box.SIMPLE_HEAD, pad_edge=False
+        )
+        for name in (
+            "strategy",
+            "samples",
+            "prompt\nbilled",
+            "of those\ncached",
+            "completion",
+            "critic",
+            "cost",
+        ):
             costs.add_column(name, justify="right", no_wrap=True)
         for name, c in res["cost"]["per_instance"].items():
-            costs.add_row(escape(name), f"{c['policy_samples']:.1f}", *usage_cells(c))
+            costs.add_row(escape(name), f"{c['policy_samples']:.1f}", *usage_cells(c, share=False))
         console.print(costs)
         for line in [COST_NOTE, *(f"Note: {n}." for n in res["cost"].get("notes") or [])]:
             console.print(line, markup=False, highlight=False)

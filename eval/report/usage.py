@@ -56,13 +56,14 @@ def usage_notes(trajectories: Iterable[dict[str, Any]]) -> list[str]:
     return [f"{n} trajectories have {note}" for note, n in counts.items()]
 
 
-def usage_cells(row: dict[str, float], digits: int = 0) -> list[str]:
-    """The USAGE_KEYS of `row` as table cells: tokens as numbers, the cached share beside its count."""
+def usage_cells(row: dict[str, float], digits: int = 0, share: bool = True) -> list[str]:
+    """The USAGE_KEYS of `row` as table cells: tokens as numbers, the cached share beside its count
+    (`share`; a terminal's table leaves it out)."""
     prompt, cached = row["prompt_tokens"], row["cached_prompt_tokens"]
-    share = f" ({100 * cached / prompt:.0f}%)" if prompt and cached else ""
+    share_text = f" ({100 * cached / prompt:.0f}%)" if share and prompt and cached else ""
     return [
         f"{prompt:,.{digits}f}",
-        f"{cached:,.{digits}f}{share}",
+        f"{cached:,.{digits}f}{share_text}",
         f"{row['completion_tokens']:,.{digits}f}",
         f"{row['critic_tokens']:,.{digits}f}",
         f"${row['cost_usd']:.4f}",
