@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
-from eval.experiment.layout import pool_dir
+from eval.experiment.layout import lookahead_pool, pool_dir
 from eval.inspector import loaders
 from eval.inspector.loaders import InspectError, RunFolder
 
@@ -212,11 +212,10 @@ class Inspector:
             report = None
         results = []
         for key, res in ((report or {}).get("results") or {}).items():
-            critics = [("learned", res)] + [
-                (name, r) for name, r in (res.get("critics") or {}).items() if name != "learned"
-            ]
-            if isinstance(res.get("judge"), dict):
-                critics.append(("judge", res["judge"]))
+            names = list(res.get("critics") or {}) or ["learned"]
+            critics = [(name, r, _pools_of(name, names)) for name, r in (res.get("critics") or {}).items()]
+            if not critics:  # an experiment of one learned critic, before critics were compared
+                critics = [("learned", res, _pools_of("learned", names))]
             seeds = [key] if key != "pooled" else [str(s) for s in report.get("seeds", [])]
             results.append({"key": key, "res": res, "critics": critics, "seeds": seeds})
         return self._html(
@@ -261,3 +260,10 @@ def _depth(rel: str) -> int:
 
 def _prefix(rel: str) -> str:
     return "" if rel == "." else rel + "/"
+
+
+def _pools_of(critic: str, critics: list[str]) -> dict[str, str]:
+    """The pool each cell of `critic`'s row was run in: base and select share the base pool; a
+    compared critic's lookahead and both have their own (eval.experiment.layout.lookahead_pool)."""
+    own = lookahead_pool(critic, critics)
+    return {**loaders.POOL_OF_CELL, "lookahead": own, "both": own, "oracle_both": own}

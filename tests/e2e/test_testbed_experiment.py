@@ -224,6 +224,19 @@ def test_a_judge_gets_its_own_row_beside_the_learned_critic(first, judge_server)
     assert any("<patch>" in p for p in prompts) and any("proposes to take this action" in p for p in prompts)
     md = (out / "experiment.md").read_text()
     assert "## Critics side by side" in md and "critic cost" in md
+    # the inspector draws both rows, each lookahead cell linking to that critic's own pool
+    with served(out) as url, chromium() as driver:
+        driver.get(url)
+        for name in ("learned", judge):
+            row = driver.find_element(By.CSS_SELECTOR, f'#table-0 tr[data-critic="{name}"]')
+            cell = row.find_element(By.CSS_SELECTOR, 'td[data-cell="lookahead"]')
+            assert f"{100 * res['critics'][name]['table']['lookahead']['value']:.1f}%" in cell.text
+            pool = lookahead_pool(name, list(res["critics"]))
+            assert (
+                cell.find_element(By.CSS_SELECTOR, "a.pool")
+                .get_attribute("href")
+                .endswith(f"seed-0/evaluate/{pool}/index.html")
+            )
 
 
 def test_the_cost_table_counts_a_lookahead_steps_prompt_once(first):
