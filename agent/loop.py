@@ -165,8 +165,10 @@ class Agent:
             raise ContextExhausted(str(exc)) from exc
         except PolicyError as exc:
             raise PolicyFailed(f"{type(exc).__name__}: {exc}") from exc
-        if choice.completion.usage.prompt_tokens:
-            self._measured = (choice.completion.usage.prompt_tokens, chars)
+        # the request's prompt, on whichever sample was chosen (a policy of your own may set only usage)
+        measured = choice.completion.prompt_tokens or choice.completion.usage.prompt_tokens
+        if measured:
+            self._measured = (measured, chars)
         return choice
 
     def _check_limits(self, traj: Trajectory) -> None:

@@ -81,7 +81,7 @@ from agent.testbed_task import (
     state_hash,
     tempered,
 )
-from agent.types import Completion, Message, Usage
+from agent.types import Completion, Message, Usage, request_completions
 from envs.types import Task
 
 NAME = "testbed"
@@ -341,7 +341,9 @@ class TestbedPolicy:
         prompt = math.ceil(sum(len(m.get("content", "")) for m in messages) / 4)
         seed, iid = self.knobs.seed, self.task.instance_id
         texts = [self.decide(messages, draw_rng(seed, iid, state, first + i), t) for i in range(n)]
-        return [Completion(text, Usage(prompt, math.ceil(len(text) / 4))) for text in texts]
+        own = [math.ceil(len(text) / 4) for text in texts]
+        # one call, one request: the prompt counts once however many draws (agent.types.Usage)
+        return request_completions(texts, Usage(prompt, sum(own)), own)
 
 
 class TestbedFactory:

@@ -1,8 +1,9 @@
 """The trajectory record: what one run saw and did, saved atomically after every step.
 
-Format (JSON, `schema_version` 1): task and run ids, the configs that produced the run, the chat
-history as the policy saw it (`messages`), one `Step` per turn with every candidate the chooser
-weighed, the exit status and the patch. Secrets never go in: `agent.redaction.scrub` runs on every
+Format (JSON, `schema_version` 2; 1 is still read, see SCHEMA_VERSION): task and run ids, the
+configs that produced the run, the chat history as the policy saw it (`messages`), one `Step` per
+turn with every candidate the chooser weighed and what its requests consumed (agent.types.Usage),
+the exit status and the patch. Secrets never go in: `agent.redaction.scrub` runs on every
 save, and a patch that carries a known secret is withheld (exit status `secret_in_patch`).
 """
 
@@ -28,7 +29,19 @@ from agent.redaction import PATCH_WITHHELD, carries_secret, scrub
 from agent.types import Candidate, Choice, Message, Usage
 from envs.files import write_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: tokens counted per request (a prompt once however many samples), cached prompt tokens and the
+critic's usage apart. 1: every sample carried its request's whole prompt; still read (PER_SAMPLE_NOTE)."""
+READABLE_VERSIONS = (1, 2)
+PER_SAMPLE_NOTE = (
+    "prompt tokens counted once per sample, as before schema_version 2 (a step of K samples holds K "
+    "times its request's prompt; the cost was right)"
+)
+
+
+def usage_note(schema_version: int | None) -> str | None:
+    """What a reader must know about the token counts of a trajectory of this version (None: nothing)."""
+    return PER_SAMPLE_NOTE if schema_version == 1 else None
 
 
 class ExitStatus(str, Enum):
@@ -75,24 +88,31 @@ class CandidateRecord(BaseModel):
 
 
 USAGE_KEYS = tuple(f.name for f in fields(Usage))
-"""How a Usage is stored: flat keys prompt_tokens, completion_tokens, cost (as every trajectory file has them)."""
+"""How a Usage is stored: flat keys prompt_tokens, completion_tokens, cost, cached_prompt_tokens."""
+STORED_USAGES = {"usage": ""}
+"""Spending's Usage fields stored as flat keys, and their prefix (`critic_usage` stays one nested dict)."""
 
 
 class Spending(BaseModel):
     """What policy and critic calls consumed: a step's, or the run's in total (Stats).
 
-    In Python `usage` is one agent.types.Usage; on disk its three numbers stay flat keys in its place
-    (`prompt_tokens`, `completion_tokens`, `cost`), so trajectory files and their readers never change.
+    Counted per request, as the server bills it (agent.types.Usage): a step's `prompt_tokens` is its
+    request's prompt once, not once per sample. In Python `usage` and `critic_usage` are each one
+    agent.types.Usage; on disk `usage`'s numbers are flat keys in its place (`prompt_tokens`,
+    `completion_tokens`, `cost`, `cached_prompt_tokens`) and `critic_usage` is one nested dict.
     """
 
     usage: Usage = Field(
-        default_factory=Usage, description="Tokens and USD of the policy calls (stored as three flat keys)."
+        default_factory=Usage,
+        description="Tokens and USD of the policy's requests: each prompt once, the cached part of it "
+        "apart, every sample's completion tokens (stored as flat keys).",
     )
     critic_calls: int = Field(0, description="Critic requests made.")
     critic_usage: Usage = Field(
         default_factory=Usage,
-        description="Tokens and USD of the critic's calls, for critics that charge (an LLM judge); "
-        "apart from the policy's `usage`.",
+        description="Tokens and USD of the critic's requests, as the critic reported them (an LLM "
+        "judge's usage; our critic server's history and candidate tokens); apart from the policy's "
+        "`usage`, stored as one nested dict.",
     )
     critic_undecided: int = Field(
         0, description="Judge answers with neither YES nor NO among the top tokens (each scored 0.5)."
@@ -101,19 +121,22 @@ class Spending(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _gather_usage(cls, data: Any) -> Any:
-        """Read the stored flat keys back into one `usage`."""
-        if isinstance(data, dict) and "usage" not in data and any(k in data for k in USAGE_KEYS):
-            data = dict(data)
-            data["usage"] = {k: data.pop(k) for k in USAGE_KEYS if k in data}
+        """Read the stored flat keys back into `usage` (`critic_usage` is stored nested)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, prefix in STORED_USAGES.items():
+            if name not in data and any(prefix + k in data for k in USAGE_KEYS):
+                data[name] = {k: data.pop(prefix + k) for k in USAGE_KEYS if prefix + k in data}
         return data
 
     @model_serializer(mode="wrap")
     def _flatten_usage(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Write `usage` as its three flat keys, in its place (the order files have always had)."""
+        """Write `usage` as its flat keys, in its place (the order files have always had)."""
         out: dict[str, Any] = {}
         for key, value in handler(self).items():
-            if key == "usage":
-                out.update(value)
+            if key in STORED_USAGES:
+                out.update({STORED_USAGES[key] + k: v for k, v in value.items()})
             else:
                 out[key] = value
         return out
@@ -229,12 +252,19 @@ class Trajectory(BaseModel):
         """Write atomically: a temporary file in the same folder, then os.replace."""
         write_atomic(path, self.to_json())
 
+    @property
+    def usage_note(self) -> str | None:
+        """Set when this record's tokens were counted the old way (schema_version 1: per sample)."""
+        return usage_note(self.schema_version)
+
     @classmethod
     def load(cls, path: Path | str) -> Trajectory:
+        """Read a trajectory file; one of schema_version 1 keeps its version (see `usage_note`)."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(
-                f"{path}: trajectory schema_version {version!r}, this code reads {SCHEMA_VERSION}"
+                f"{path}: trajectory schema_version {version!r}, this code reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))}"
             )
         return cls.model_validate(data)

@@ -9,14 +9,20 @@ from agent.types import Message, Usage
 
 
 class Critic(Protocol):
-    """Q(s, a) for each candidate action `a` after history `s`: the estimated chance the run succeeds."""
+    """Q(s, a) for each candidate action `a` after history `s`: the estimated chance the run succeeds.
+
+    A critic may also say what its last `score` call consumed in a `last_call: CriticCall` attribute
+    (read with `last_call`): search charges it to the budget, the trajectory records it per step and
+    the cost tables show it.
+    """
 
     def score(self, history: list[Message], candidates: list[str]) -> list[float]: ...
 
 
 @dataclass(frozen=True)
 class CriticCall:
-    """What one `score` call of a critic that charges for it (the LLM judge) cost, and how sure it was.
+    """What one `score` call of a critic cost (the LLM judge's request; our critic server's history
+    and candidate tokens), and how sure it was.
 
     Such a critic sets `last_call` (per thread) after each `score`; search reads it with `last_call`,
     charges `usage` to the budget and records it in the trajectory apart from the policy's.

@@ -21,7 +21,8 @@ class StepCandidates:
     completions: list[Completion]
     """completions[i] is the first completion whose text became candidates[i]."""
     usage: Usage = field(default_factory=Usage)
-    """What all K completions cost, duplicates included."""
+    """What the step's requests consumed: each request's prompt once, all K completions (duplicates
+    included); each Completion keeps its own completion tokens."""
 
     @property
     def valid(self) -> list[int]:
@@ -33,7 +34,9 @@ def unique_candidates(completions: list[Completion]) -> StepCandidates:
     """Parse every completion (agent.scaffold) and merge exact duplicates after normalising whitespace.
 
     Order is first occurrence; `Candidate.count` says how many of the K samples were that text.
-    Tokens and cost add up over all K completions, duplicates included.
+    Usage adds up over all K completions, duplicates included: a policy puts a request's prompt on
+    its first sample only (agent.types.split_request), so K samples of one request count the prompt
+    once, and K separate requests (a server without `n`) K times, as they were billed.
     """
     by_key: dict[str, int] = {}
     out = StepCandidates(candidates=[], completions=[])

@@ -34,7 +34,9 @@ class BudgetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy_tokens: int | None = Field(
-        None, description="Most policy tokens (prompt + completion) over all runs and samples."
+        None,
+        description="Most policy tokens over all runs and samples: each request's prompt once (K "
+        "candidates of one request share it) plus every sample's completion tokens.",
     )
     cost: float | None = Field(
         None, description="Most cost in USD over all runs and samples: the policy's and an LLM judge's."

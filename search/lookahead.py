@@ -90,8 +90,8 @@ class LookaheadChooser:
     def _score(self, history: list[Message], step: StepCandidates) -> CriticCall | None:
         """Fill in Q for the valid candidates with one critic call; None when no call was needed.
 
-        A critic that charges (an LLM judge) reports the call's tokens and cost (critic.protocol.
-        CriticCall): they are charged to the budget and recorded apart from the policy's."""
+        A critic that reports what the call consumed (an LLM judge; our critic server) says so in a
+        critic.protocol.CriticCall: it is charged to the budget and recorded apart from the policy's."""
         valid = step.valid
         if len(valid) < 2:
             return None

@@ -138,7 +138,8 @@ def outcome_of(
         call = last_call(critic)
         if budget:
             budget.charge(critic_calls=1, critic_usage=call.usage if call else None)
-        if call is not None:  # a judge's: its cost and prompt size go into the record
+        traj.stats.critic_calls += 1  # the run's own scoring, outside its steps
+        if call is not None:  # what it reported (a judge's cost and prompt size) goes into the record
             traj.stats.critic_usage += call.usage
             traj.stats.critic_undecided += call.undecided
             traj.final_q_tokens = call.prompt_tokens[0] if call.prompt_tokens else None

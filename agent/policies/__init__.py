@@ -90,9 +90,19 @@ class Price(BaseModel):
 
     input: float = Field(0.0, ge=0, description="USD per million prompt tokens.")
     output: float = Field(0.0, ge=0, description="USD per million completion tokens.")
+    cached_input: float | None = Field(
+        None,
+        ge=0,
+        description="USD per million prompt tokens the server read from its prefix cache "
+        "(usage.prompt_tokens_details.cached_tokens); None: the `input` price.",
+    )
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input + completion_tokens * self.output) / 1e6
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_prompt_tokens: int = 0) -> float:
+        """USD of one request: its prompt once (the cached part at `cached_input`), its completion tokens."""
+        cached = min(cached_prompt_tokens, prompt_tokens)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        fresh = prompt_tokens - cached
+        return (fresh * self.input + cached * cached_price + completion_tokens * self.output) / 1e6
 
 
 class ModelSpec(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.policies import ContextOverflowError, ModelSpec, UnknownModelError
-from agent.types import Completion, Message, Usage
+from agent.types import Completion, Message, Usage, request_completions
 
 
 @lru_cache(maxsize=2)
@@ -152,9 +152,11 @@ class LocalPolicy:
             latency = time.monotonic() - start
         if not sampling:
             out = out.expand(n, -1)
-        completions = []
+        texts, lengths = [], []
         for row in out[:, ids.shape[1] :].tolist():
             length = row.index(eos) + 1 if eos is not None and eos in row else len(row)
-            text = self.tokenizer.decode(row[:length], skip_special_tokens=True)
-            completions.append(Completion(text, Usage(ids.shape[1], length), latency / n))
-        return completions
+            texts.append(self.tokenizer.decode(row[:length], skip_special_tokens=True))
+            lengths.append(length)
+        # one request: the prompt counts once, as a server would bill it; each sample its own tokens
+        request = Usage(ids.shape[1], sum(lengths))
+        return request_completions(texts, request, lengths, latency=latency / n)

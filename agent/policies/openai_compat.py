@@ -22,7 +22,7 @@ from agent.policies import (
     PolicyUnavailableError,
 )
 from agent.redaction import ScrubLogs, register_secret
-from agent.types import Completion, Message, Usage
+from agent.types import Completion, Message, Usage, request_completions
 
 log = logging.getLogger(__name__)
 log.addFilter(ScrubLogs())  # its messages name the endpoint, which may carry user:password@
@@ -212,14 +212,15 @@ class OpenAIPolicy:
         return PolicyRequestError(f"{where} rejected the request: {message}")
 
     def _completions(self, response: Any, n: int, latency: float) -> list[Completion]:
+        """The request's replies, with its usage counted once: the prompt once (and its cached part,
+        `prompt_tokens_details.cached_tokens`, apart), the completion tokens of all n as reported."""
         choices = sorted(response.choices, key=lambda c: c.index)
         texts = [c.message.content or "" for c in choices]
         usage = response.usage
-        prompt = usage.prompt_tokens if usage else 0
-        completion = usage.completion_tokens if usage else 0
-        cost = self.spec.price.cost(prompt, completion) / max(len(texts), 1)
-        shares = [completion // len(texts) + (i < completion % len(texts)) for i in range(len(texts))]
-        return [
-            Completion(text=t, usage=Usage(prompt, s, cost), latency=latency)
-            for t, s in zip(texts, shares, strict=True)
-        ]
+        prompt = (usage.prompt_tokens or 0) if usage else 0
+        completion = (usage.completion_tokens or 0) if usage else 0
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
+        price = self.spec.price
+        request = Usage(prompt, completion, price.cost(prompt, completion, cached), cached)
+        return request_completions(texts, request, prompt_cost=price.cost(prompt, 0, cached), latency=latency)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.policies import PolicyFor, ScriptExhaustedError, UnknownModelError
-from agent.types import Completion, Message, Usage
+from agent.types import Completion, Message, Usage, request_completions
 from envs.types import Task
 
 GOLD_EOF = "SWE_SEARCH_GOLD_PATCH_EOF"
@@ -127,4 +127,6 @@ class ScriptedPolicy:
         texts = [reply] if isinstance(reply, str) else list(reply)
         texts = [texts[i % len(texts)] for i in range(n)]
         prompt = math.ceil(sum(len(m["content"]) for m in messages) / 4)
-        return [Completion(t, Usage(prompt, math.ceil(len(t) / 4), self.cost_per_call / n)) for t in texts]
+        own = [math.ceil(len(t) / 4) for t in texts]
+        # one call, one request: its prompt counts once (agent.types.Usage)
+        return request_completions(texts, Usage(prompt, sum(own), self.cost_per_call), own)

@@ -15,9 +15,9 @@ import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from agent import deadline
-from agent.types import Message
+from agent.types import Message, Usage
 from critic.errors import CriticUnavailable
-from critic.protocol import score_last_turn
+from critic.protocol import CriticCall, score_last_turn
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ class HTTPCritic:
         self._http = httpx.Client(timeout=timeout)
         self.last: dict[str, Any] = {}
         """The last answer: values, and the server's counts (ours: prefix_tokens, cached_tokens)."""
+        self.last_call = CriticCall()
+        """What the last score call consumed, from the server's counts (critic.protocol.last_call)."""
 
     @property
     def url(self) -> str:
@@ -149,6 +151,7 @@ class HTTPCritic:
                 gone, self._at, self._opened = self.url, (self._at + 1) % len(self.urls), False
                 log.warning("critic at %s is not answering; going on with %s", gone, self.url)
         self.last = {**self._read_answer(answer, body), **extra}
+        self.last_call = CriticCall(usage=self._usage(self.last))
         return self.last["values"]
 
     # The three steps a backend can change (critic.clients.vllm does): the request body (plus what to add to
@@ -161,6 +164,10 @@ class HTTPCritic:
 
     def _read_answer(self, answer: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         return {**answer, "values": [float(v) for v in answer["values"]]}
+
+    def _usage(self, last: dict[str, Any]) -> Usage:
+        """What the answer says was consumed (critic.vllm reads vLLM's own usage)."""
+        return scoring_usage(last)
 
     def _score_here(self, body: dict[str, Any]) -> dict[str, Any]:
         """One /v1/score on the current server, opening the session there first if needed."""
@@ -191,6 +198,12 @@ class HTTPCritic:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def scoring_usage(counts: dict[str, Any]) -> Usage:
+    """Our scorer's counts as a Usage: the history once (its cached part apart) plus every candidate."""
+    prompt = int(counts.get("prefix_tokens") or 0) + int(counts.get("candidate_tokens") or 0)
+    return Usage(prompt_tokens=prompt, cached_prompt_tokens=int(counts.get("cached_tokens") or 0))
 
 
 def _detail(r: httpx.Response) -> str:
@@ -232,15 +245,18 @@ class LocalCritic:
         self.scorer = Scorer(model, tokenizer, max_context, max_batch_tokens, cache_bytes)
         self.session = session
         self.last: Any = None
+        self.last_call = CriticCall()
 
     def with_session(self, session: str | None = None) -> LocalCritic:
         """A critic sharing this model with its own session cache entry."""
         other = object.__new__(LocalCritic)
         other.scorer, other.session, other.last = self.scorer, session or uuid.uuid4().hex, None
+        other.last_call = CriticCall()
         return other
 
     def score(self, history: list[Message], candidates: list[str]) -> list[float]:
         self.last = self.scorer.score(history, candidates, session=self.session)
+        self.last_call = CriticCall(usage=scoring_usage(vars(self.last)))
         return self.last.values
 
     def score_final(self, messages: list[Message]) -> float:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from agent.types import Message
+from agent.types import Message, Usage
 from critic.clients.http import CriticRequestError, HTTPCritic
 from critic.errors import CriticSetupError, CriticUnavailable
 from critic.serialize import VALUE_TOKEN, SerializeError, Serializer, compression_from_config
@@ -186,6 +186,10 @@ class VLLMCritic(HTTPCritic):
             "logits": logits,
             "prompt_tokens": usage.get("prompt_tokens"),
         }
+
+    def _usage(self, last: dict[str, Any]) -> Usage:
+        """vLLM's own count of the classify request's tokens (every input, history included)."""
+        return Usage(prompt_tokens=int(last.get("prompt_tokens") or 0))
 
     # -- vLLM's protocol --------------------------------------------------------------------------
     def _classify_body(self, inputs: list[list[int]], use_activation: bool = False) -> dict[str, Any]:

@@ -50,11 +50,13 @@ class Request:
 
 @dataclass
 class ScoreResult:
-    """Values for the candidates, the history length in tokens, and how many of those came from cache."""
+    """Values for the candidates, the history length in tokens, how many of those came from cache, and
+    the candidates' tokens (each scored once after the shared history)."""
 
     values: list[float]
     prefix_tokens: int
     cached_tokens: int
+    candidate_tokens: int = 0
 
 
 @dataclass
@@ -161,6 +163,11 @@ class _Work:
     past: int = 0
     cached: int = 0
     values: list[float] = field(default_factory=list)
+
+
+def _result(work: _Work) -> ScoreResult:
+    inp = work.inp
+    return ScoreResult(work.values, len(inp.history), work.cached, sum(len(c) for c in inp.candidates))
 
 
 class Scorer:
@@ -285,7 +292,7 @@ class Scorer:
                         if not w.rows:
                             if w.session is not None and w.kv is not None:
                                 self.sessions.put(w.session, list(w.inp.history), w.kv)
-                            finish(w.index, ScoreResult(w.values, len(w.inp.history), w.cached))
+                            finish(w.index, _result(w))
 
     def _start(self, index: int, session: str | None, inp: ScoringInput) -> _Work:
         """Attach the session's cached prefix and plan the rows still to compute."""

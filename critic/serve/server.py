@@ -1,6 +1,7 @@
 """The critic over HTTP (FastAPI + uvicorn).
 
-    POST   /v1/score     {messages, candidates, session?} -> {values, prefix_tokens, cached_tokens}
+    POST   /v1/score     {messages, candidates, session?} -> {values, prefix_tokens, cached_tokens,
+                                                              candidate_tokens}
     POST   /v1/sessions  {session?}                       -> {session}   (open; idempotent)
     DELETE /v1/sessions/{id}                              -> {dropped}   (free its KV cache)
     GET    /health                                        -> model, device, limits, cache use, RSS
@@ -70,6 +71,7 @@ class ScoreResponse(BaseModel):
     values: list[float] = Field(description="Q(s, a_k) in [0, 1], one per candidate.")
     prefix_tokens: int = Field(description="Tokens of the (truncated) history.")
     cached_tokens: int = Field(description="History tokens reused from the session's KV cache.")
+    candidate_tokens: int = Field(0, description="Tokens of the candidates, each scored after the history.")
 
 
 class SessionRequest(BaseModel):
@@ -324,7 +326,10 @@ def create_app(scorer: Scorer, config: ServeConfig | None = None) -> FastAPI:
             log.exception("scoring failed")
             raise HTTPException(500, f"scoring failed: {type(e).__name__}: {e}") from None
         return ScoreResponse(
-            values=res.values, prefix_tokens=res.prefix_tokens, cached_tokens=res.cached_tokens
+            values=res.values,
+            prefix_tokens=res.prefix_tokens,
+            cached_tokens=res.cached_tokens,
+            candidate_tokens=res.candidate_tokens,
         )
 
     return app

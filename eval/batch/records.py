@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from agent.redaction import scrub
-from agent.trajectory import SCHEMA_VERSION as TRAJECTORY_SCHEMA
+from agent.trajectory import READABLE_VERSIONS as READABLE_TRAJECTORIES
 from agent.trajectory import ExitStatus, Trajectory
 from envs.files import write_atomic
 from envs.tasks import check_instance_id, read_jsonl
@@ -191,10 +191,9 @@ def load_trajectory(
         data = json.loads(path.read_bytes())
         if not isinstance(data, dict):
             raise ValueError(f"a {type(data).__name__}, not an object")
-        if data.get("schema_version") != TRAJECTORY_SCHEMA:
-            raise ValueError(
-                f"schema_version {data.get('schema_version')!r}, this code reads {TRAJECTORY_SCHEMA}"
-            )
+        if data.get("schema_version") not in READABLE_TRAJECTORIES:  # 1 is read with a note (usage_note)
+            readable = ", ".join(map(str, READABLE_TRAJECTORIES))
+            raise ValueError(f"schema_version {data.get('schema_version')!r}, this code reads {readable}")
         steps = data.get("steps")
         if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
             raise ValueError("no list of steps")  # what the report reads

@@ -85,7 +85,15 @@ def prepare_experiment(args: argparse.Namespace) -> Experiment:
 def print_table(report_md: Path, console: Console) -> None:
     """The paper-shaped table of experiment.json in 80 columns (values, then their intervals on a
     row of their own), the gains the same way, and where the full report is."""
-    from eval.experiment.render import GAIN_COLUMNS, TABLE, compact_header, compact_rows, policy_label
+    from eval.experiment.render import (
+        COST_NOTE,
+        GAIN_COLUMNS,
+        TABLE,
+        compact_header,
+        compact_rows,
+        policy_label,
+    )
+    from eval.report.usage import usage_cells
 
     report = json.loads((report_md.parent / "experiment.json").read_text(encoding="utf-8"))
     confidence = f"{100 * report['settings']['confidence']:.0f}%"
@@ -114,6 +122,28 @@ def print_table(report_md: Path, console: Console) -> None:
         for critic, seed, *cells in critic_table_rows(report, intervals=False):  # intervals: experiment.md
             critics.add_row(escape(critic), seed, *cells)
         console.print(critics)
+    for key, res in report["results"].items():
+        if not res.get("cost"):  # pooled results have none
+            continue
+        # the tokens part of experiment.md's cost table, narrow enough for a terminal
+        costs = Table(
+            title=f"seed {escape(key)}: cost per instance (tokens)", box=box.SIMPLE_HEAD, pad_edge=False
+        )
+        for name in (
+            "strategy",
+            "samples",
+            "prompt\nbilled",
+            "of those\ncached",
+            "completion",
+            "critic",
+            "cost",
+        ):
+            costs.add_column(name, justify="right", no_wrap=True)
+        for name, c in res["cost"]["per_instance"].items():
+            costs.add_row(escape(name), f"{c['policy_samples']:.1f}", *usage_cells(c, share=False))
+        console.print(costs)
+        for line in [COST_NOTE, *(f"Note: {n}." for n in res["cost"].get("notes") or [])]:
+            console.print(line, markup=False, highlight=False)
     console.print(f"report: {escape(str(report_md))}", soft_wrap=True)
     # print, not the console: the command stays one line that can be copied, however narrow the terminal
     print(f"see every decision: swe-search inspect {shlex.quote(str(report_md.parent))}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from eval.report.markdown import table
 from eval.report.plots import Plots, q_by_step
+from eval.report.usage import USAGE_HEADER, usage_cells
 
 TABLE = ("base", "lookahead", "select", "both")
 """The paper's columns."""
@@ -339,36 +340,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 ],
             )
         lines += ["", "### Cost per instance", ""]
-        rows = [
-            (
-                name,
-                f"{c['runs']:.0f}",
-                f"{c['policy_calls']:.1f}",
-                f"{c['policy_samples']:.1f}",
-                f"{c['policy_tokens']:.0f}",
-                f"${c['cost_usd']:.4f}",
-                f"{c['critic_calls']:.1f}",
-                f"{c.get('critic_tokens', 0):.0f}",
-                f"${c.get('critic_cost_usd', 0):.4f}",
-                f"{c['wall_time']:.1f}s",
-            )
-            for name, c in res["cost"]["per_instance"].items()
-        ]
-        lines += table(
-            [
-                "strategy",
-                "runs",
-                "policy calls",
-                "samples",
-                "policy tokens",
-                "policy cost",
-                "critic calls",
-                "judge tokens",
-                "judge cost",
-                "wall time (runs in sequence)",
-            ],
-            rows,
-        )
+        lines += cost_table(res["cost"])
         for critic, row in (res.get("critics") or {}).items():
             if len(res["critics"]) < 2:
                 break
@@ -378,12 +350,12 @@ def render_markdown(report: dict[str, Any]) -> str:
                 "",
             ]
             lines += table(
-                ["strategy", "policy tokens", "policy cost", "critic calls", "judge tokens", "judge cost"],
+                ["strategy", "policy tokens", "policy cost", "critic calls", "critic tokens", "critic cost"],
                 [
                     (
                         name,
                         f"{c['policy_tokens']:.0f}",
-                        f"${c['cost_usd']:.4f}",
+                        f"${c['cost_usd'] - c.get('critic_cost_usd', 0):.4f}",
                         f"{c['critic_calls']:.1f}",
                         f"{c.get('critic_tokens', 0):.0f}",
                         f"${c.get('critic_cost_usd', 0):.4f}",
@@ -527,3 +499,34 @@ def write_plots(folder: Path, report: dict[str, Any], plot_data: dict[str, Any])
         title="Q along the steps of lookahead runs",
     )
     return plots.made
+
+
+COST_NOTE = (
+    "Tokens are counted per request, as billed: a step's K candidates come from one request, whose "
+    "prompt counts once; N runs count their own prompts (docs/experiment.md, Cost)."
+)
+
+
+def cost_rows(cost: dict[str, Any]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Header and rows of the cost per instance of each strategy (eval.report.usage's columns)."""
+    rows = [
+        (
+            name,
+            f"{c['runs']:.0f}",
+            f"{c['policy_calls']:.1f}",
+            f"{c['policy_samples']:.1f}",
+            *usage_cells(c),
+            f"${c.get('critic_cost_usd', 0):.4f}",
+            f"{c['critic_calls']:.1f}",
+            f"{c['wall_time']:.1f}s",
+        )
+        for name, c in cost["per_instance"].items()
+    ]
+    header = ["strategy", "runs", "policy calls", "samples", *USAGE_HEADER, "of which critic"]
+    return [*header, "critic calls", "wall time (runs in sequence)"], rows
+
+
+def cost_table(cost: dict[str, Any]) -> list[str]:
+    """The cost per instance of each strategy as markdown, with its notes."""
+    lines = table(*cost_rows(cost)) + ["", COST_NOTE]
+    return lines + [f"Note: {n}." for n in cost.get("notes") or []]

@@ -17,9 +17,13 @@ Read from the phase folders of every seed (eval.experiment.phases): the pools' f
   - `goals`: each goal of issue 14, `met` true/false (null: undefined), with its rule;
   - per seed only: `curve` (Pass@1 vs n for select: critic, random rule, oracle; and both),
     `critic` (`train`: held-out metrics of `critic train`; `heldout`: AUC/Brier of the base pool's
-    final Q against resolved on the held-out split), `cost` (per instance, by strategy),
+    final Q against resolved on the held-out split), `cost` (`per_run` mean of each pool,
+    `per_instance` by strategy: runs, policy calls, samples, prompt tokens (each request's prompt
+    once) and of those cached, completion tokens, critic tokens, USD, critic calls, wall time;
+    `notes` on older trajectories; eval.report.usage),
     `q_by_step` (eval.report.run_report.lookahead_stats of the lookahead pool), `runs` (counts per folder);
-    costs hold an LLM judge's tokens and USD (`critic_tokens`, `critic_cost_usd`) apart from the policy's;
+    costs hold the critic's tokens and USD (`critic_tokens`, `critic_cost_usd`; `cost_usd` is the policy's
+    and the critic's together);
 - `timing`: wall seconds of each phase (varies between runs; see VOLATILE_KEYS).
 
 With folds (`split: {kind: folds}`) each seed's result is the folds pooled: every task held out once,
@@ -63,6 +67,7 @@ from eval.experiment.render import CONTROLS, TABLE, render_markdown, write_plots
 from eval.report.bootstrap import Bootstrap, TaskRuns, auc, interval
 from eval.report.run_report import lookahead_stats
 from eval.report.selection_stats import RunView, selection_curve
+from eval.report.usage import USAGE_KEYS, run_usage, steps_critic_usage, usage_notes
 
 EXPERIMENT_SCHEMA_VERSION = 1
 VOLATILE_KEYS = frozenset({"generated_at", "folder", "timing", "wall_time", "seconds"})
@@ -115,12 +120,13 @@ def run_counts(folder: Path) -> dict[str, Any]:
 
 
 def run_cost(traj: dict[str, Any], run: RunRecord) -> dict[str, float]:
-    """One run's policy calls (one `sample` per step), samples, tokens, USD, critic calls, an LLM judge's
-    tokens and USD (apart from the policy's), wall time."""
+    """One run's policy calls (one `sample` per step), samples, tokens (eval.report.usage), USD (the
+    policy's and the critic's), critic calls, the critic's tokens and USD apart (`critic_cost_usd`: an LLM
+    judge's), wall time; and what its final-Q scoring added (critic calls, tokens and USD)."""
     steps = traj.get("steps", [])
     stats = traj.get("stats", {})
-    parsed = Stats.model_validate(stats)
-    usage = parsed.usage
+    spent = Stats.model_validate(stats)
+    final_critic = spent.critic_usage - steps_critic_usage(traj)
     samples = sum(sum(c.get("count", 1) for c in s.get("candidates") or [{}]) for s in steps)
     step_calls = sum(s.get("critic_calls", 0) for s in steps)
     last = steps[-1] if steps else {}
@@ -130,12 +136,13 @@ def run_cost(traj: dict[str, Any], run: RunRecord) -> dict[str, float]:
     return {
         "policy_calls": float(len(steps)),
         "policy_samples": float(samples),
-        "policy_tokens": float(usage.tokens),
-        "cost_usd": float(usage.cost),
+        "policy_tokens": float(spent.usage.tokens),
+        **run_usage(traj),
         "critic_calls": float(step_calls + final_scoring),
         "final_scoring_calls": float(final_scoring),
-        "critic_tokens": float(parsed.critic_usage.tokens),
-        "critic_cost_usd": float(parsed.critic_usage.cost),
+        "critic_cost_usd": float(spent.critic_usage.cost),
+        "final_scoring_critic_tokens": float(final_critic.tokens),
+        "final_scoring_cost_usd": float(final_critic.cost),
         "wall_time": float(stats.get("wall_time", 0.0)),
     }
 
@@ -146,11 +153,12 @@ def _mean_cost(pairs: list[Any]) -> dict[str, float]:
         "policy_calls",
         "policy_samples",
         "policy_tokens",
-        "cost_usd",
+        *USAGE_KEYS,
         "critic_calls",
         "final_scoring_calls",
-        "critic_tokens",
         "critic_cost_usd",
+        "final_scoring_critic_tokens",
+        "final_scoring_cost_usd",
         "wall_time",
     )
     return {k: statistics.fmean(c[k] for c in costs) if costs else 0.0 for k in keys}
@@ -183,14 +191,21 @@ def strategy_costs(per_run: dict[str, dict[str, float]], n: int) -> dict[str, di
 
     base: one run of the base pool, without the final-Q scoring that only selection needs;
     select@N: N such runs plus N final-Q scorings; lookahead: one run of the lookahead pool;
-    both@N: N lookahead runs; lookahead_const: one run of the control pool.
+    both@N: N lookahead runs; lookahead_const: one run of the control pool. Prompt tokens count each
+    request once: a lookahead step's K samples share one prompt, while N runs are N prompts per
+    step; `prompt_tokens_per_call` is the mean prompt of one step's request.
     """
 
     def scaled(src: dict[str, float], times: int, drop_final: bool = False) -> dict[str, float]:
-        out = {k: v * times for k, v in src.items() if k != "final_scoring_calls"}
+        out = {k: v * times for k, v in src.items() if not k.startswith("final_scoring_")}
         if drop_final:
             out["critic_calls"] = (src["critic_calls"] - src["final_scoring_calls"]) * times
+            out["critic_tokens"] = (src["critic_tokens"] - src["final_scoring_critic_tokens"]) * times
+            out["cost_usd"] = (src["cost_usd"] - src["final_scoring_cost_usd"]) * times
+            out["critic_cost_usd"] = (src["critic_cost_usd"] - src["final_scoring_cost_usd"]) * times
         out["runs"] = float(times)
+        calls = out["policy_calls"]
+        out["prompt_tokens_per_call"] = out["prompt_tokens"] / calls if calls else 0.0
         return out
 
     return {
@@ -346,9 +361,12 @@ def critic_rows(
             boot = Bootstrap(len(ids), r.bootstrap_samples, r.seed)
         res, points[critic], draws[critic], _ = pool_results(pools, config, boot)
         cost = res["cost"]
-        if scoring is not None:  # select@N scores N base runs with this critic once more
-            cost["per_instance"]["select"]["critic_tokens"] += scoring["tokens"] * config.evaluate.n
-            cost["per_instance"]["select"]["critic_cost_usd"] += scoring["cost"] * config.evaluate.n
+        if scoring is not None:  # select@N scores the N base runs with this critic, not the base's
+            base_run, select, n = cost["per_run"]["base"], cost["per_instance"]["select"], config.evaluate.n
+            select["critic_tokens"] += (scoring["tokens"] - base_run["final_scoring_critic_tokens"]) * n
+            extra_usd = (scoring["cost"] - base_run["final_scoring_cost_usd"]) * n
+            select["critic_cost_usd"] += extra_usd
+            select["cost_usd"] += extra_usd
         rows[critic] = {k: res[k] for k in ("table", "gains", "goals")} | {"cost": cost["per_instance"]}
     return rows, points, draws
 
@@ -423,7 +441,11 @@ def pool_results(
     result = {
         **summarize(points, draws, config.report.confidence),
         "curve": curve,
-        "cost": {"per_run": per_run, "per_instance": strategy_costs(per_run, n)},
+        "cost": {
+            "per_run": per_run,
+            "per_instance": strategy_costs(per_run, n),
+            "notes": usage_notes(t for p in POOLS for t, _ in pools[p][1]),
+        },
         "q_by_step": look_q or None,
     }
     return result, points, draws, {"q_series": series, "curve": curve}

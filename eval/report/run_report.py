@@ -6,6 +6,9 @@ report.json (schema_version 1) holds:
   the model's, e.g. a model server down or a container killed; redone on resume); `resolved`;
   `pass_at_1` = resolved / attempted (timeouts count as unresolved unless their patch resolves;
   infra errors are not counted at all); cost and time.
+- `usage`: what the runs' requests consumed, from their trajectories (eval.report.usage):
+  `total` and `per_instance` (over finished instances) prompt tokens (each request's prompt once),
+  of those cached, completion tokens, critic tokens and USD; `runs`; `notes` on older trajectories.
 - `by_exit_status`, `by_grade_status`: counts over the chosen runs of attempted instances;
   `by_instance_status` over every finished instance; `by_error_kind` over infra errors.
 - `selection` (select strategies, else null): `mean_single_run_pass_at_1` (mean over instances of the
@@ -43,6 +46,7 @@ from eval.batch.records import (
 from eval.report.markdown import table
 from eval.report.plots import Plots, q_by_step
 from eval.report.selection_stats import RunView, selection_metrics
+from eval.report.usage import USAGE_HEADER, USAGE_KEYS, run_usage, usage_cells, usage_notes
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -161,6 +165,7 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
         "by_grade_status": dict(Counter(r.grade_status for r in recs).most_common()),
         "by_instance_status": dict(Counter(r.status for r in finished).most_common()),
         "by_error_kind": dict(Counter(r.error_kind or "unknown" for r in errors).most_common()),
+        "usage": None,
         "selection": None,
         "lookahead": None,
         "judge": judge_stats([run for r in finished for run in r.runs]),
@@ -171,13 +176,21 @@ def build_report(out: Path, expected: int | None = None) -> dict[str, Any]:
         report["selection"] = selection_metrics(
             views, [r.chosen for r in recs], search.get("rule", "final_q")
         )
-    trajs = []
-    for r in recs:
+    loaded: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in finished:
         for run in r.runs:
             traj, bad = load_trajectory(out, run, r.instance_id)
             if traj is not None:
-                trajs.append((traj, run.resolved))
-            damaged += [bad] if bad else []
+                loaded[(r.instance_id, run.index)] = traj
+            if bad and r.status != "error":  # what Pass@1 and the Q statistics read
+                damaged.append(bad)
+    report["usage"] = _usage(finished, list(loaded.values()))
+    trajs = [
+        (loaded[key], run.resolved)
+        for r in recs
+        for run in r.runs
+        if (key := (r.instance_id, run.index)) in loaded
+    ]
     report["lookahead"] = lookahead_stats(trajs)
     report["damaged"] = [{"file": str(d.path), "problem": d.problem} for d in damaged]
     return report
@@ -218,6 +231,16 @@ def pass_at_1_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             ("critic-selected Pass@1", f"{100 * sel['selected_pass_at_1']:.1f}%"),
             ("oracle gap closed", "n/a" if sel["gap_closed"] is None else f"{100 * sel['gap_closed']:.0f}%"),
         ]
+    use = report.get("usage")
+    if use and use["runs"]:
+        total = use["total"]
+        rows.append(
+            (
+                "tokens",
+                f"{total['prompt_tokens']:,.0f} prompt ({total['cached_prompt_tokens']:,.0f} cached), "
+                f"{total['completion_tokens']:,.0f} completion, {total['critic_tokens']:,.0f} critic",
+            )
+        )
     judge = report.get("judge")
     if judge:
         rows.append(("policy cost", f"${t['cost']:.2f}"))
@@ -333,6 +356,18 @@ def render_markdown(report: dict[str, Any]) -> str:
             ],
         )
         lines += [""]
+    use = report.get("usage")
+    if use and use["runs"]:
+        lines += [
+            f"## Cost (strategy `{report['strategy']}`)",
+            "",
+            "Counted per request, as billed: a request's prompt once however many samples it returned "
+            "(its cached part apart), every sample's completion tokens, the critic's reported tokens.",
+            "",
+        ]
+        rows = [(name, *usage_cells(use[name])) for name in ("total", "per_instance")]
+        lines += table(["", *USAGE_HEADER], rows) + [""]
+        lines += [f"Note: {n}." for n in use["notes"]] + ([""] if use["notes"] else [])
     if report.get("plots"):
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in report["plots"]] + [""]
     lines += ["## Instances", ""]
@@ -400,6 +435,19 @@ def write_plots(
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _usage(finished: list[InstanceRecord], trajectories: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `usage` section: totals and per-instance means over the runs' trajectories."""
+    rows = [run_usage(t) for t in trajectories]
+    total = {k: sum(r[k] for r in rows) for k in USAGE_KEYS}
+    per_instance = {k: v / len(finished) if finished else 0.0 for k, v in total.items()}
+    return {
+        "runs": len(rows),
+        "total": total,
+        "per_instance": per_instance,
+        "notes": usage_notes(trajectories),
+    }
 
 
 def _instance_row(r: InstanceRecord) -> dict[str, Any]:

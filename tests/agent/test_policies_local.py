@@ -64,7 +64,11 @@ def test_samples_n_completions_and_counts_tokens(tiny):
     out = policy.sample(MESSAGES, n=3, temperature=1.0)
     assert len(out) == 3 and all(c.usage.cost == 0.0 for c in out)
     prompt = len(tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True))
-    assert all(0 < c.usage.prompt_tokens <= prompt and 0 < c.usage.completion_tokens <= 12 for c in out)
+    # one generate call, one request: the prompt counts once (on the first sample), each its own tokens
+    assert 0 < out[0].usage.prompt_tokens <= prompt and [c.usage.prompt_tokens for c in out[1:]] == [0, 0]
+    assert all(
+        c.prompt_tokens == out[0].usage.prompt_tokens and 0 < c.usage.completion_tokens <= 12 for c in out
+    )
     greedy = policy.sample(MESSAGES, n=2, temperature=0.0)
     assert greedy[0].text == greedy[1].text == policy.sample(MESSAGES, n=1, temperature=0.0)[0].text
 

@@ -16,6 +16,7 @@ from agent.policies import (
     load_registry,
     make_policy,
 )
+from agent.types import Usage
 from tests.helpers.openai_server import Error, OpenAIServer, Reply
 
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hi."}]
@@ -55,6 +56,28 @@ def test_n_costs_add_up_to_the_request_cost(server):
     out = policy_for(server, price={"input": 1.0, "output": 1.0}).sample(MESSAGES, n=2)
     assert sum(c.usage.completion_tokens for c in out) == 31
     assert sum(c.usage.cost for c in out) == pytest.approx(131 / 1e6)
+
+
+def test_an_n_request_counts_its_prompt_once_and_its_cached_part_apart(server):
+    server.push(
+        Reply(["a", "bb", "ccc", "dddd"], prompt_tokens=1100, completion_tokens=40, cached_tokens=1024)
+    )
+    price = {"input": 2.0, "output": 10.0, "cached_input": 1.0}
+    out = policy_for(server, price=price).sample(MESSAGES, n=4)
+    total = sum((c.usage for c in out), Usage())
+    # billed as one request: the prompt once (76 fresh + 1024 cached tokens), all 40 completion tokens
+    assert (total.prompt_tokens, total.cached_prompt_tokens, total.completion_tokens) == (1100, 1024, 40)
+    assert total.cost == pytest.approx((76 * 2.0 + 1024 * 1.0 + 40 * 10.0) / 1e6)
+    assert [c.usage.prompt_tokens for c in out] == [1100, 0, 0, 0]  # on the request's first sample
+    assert [c.usage.completion_tokens for c in out] == [4, 8, 12, 16]  # each sample's own share
+    assert [c.prompt_tokens for c in out] == [1100] * 4 and len(server.completions) == 1
+
+
+def test_n_separate_requests_each_count_their_prompt(server):
+    server.push(*[Reply("x", prompt_tokens=100, completion_tokens=5, cached_tokens=60)] * 2)
+    out = policy_for(server, supports_n=False).sample(MESSAGES, n=2)
+    total = sum((c.usage for c in out), Usage())
+    assert (total.prompt_tokens, total.cached_prompt_tokens, total.completion_tokens) == (200, 120, 10)
 
 
 def test_n_falls_back_to_parallel_requests_when_server_rejects_n():

@@ -37,7 +37,7 @@ def sample_trajectory() -> Trajectory:
         [bad, good],
         1,
         None,
-        Usage(20, 6, 0.02),
+        Usage(20, 6, 0.02, 8),
         1,
         0.9,
     )
@@ -61,13 +61,41 @@ def test_round_trip_keeps_every_candidate_and_score(tmp_path):
     assert data["schema_version"] == SCHEMA_VERSION and data["exit_status"] == "step_limit"
 
 
-def test_usage_is_stored_as_the_three_flat_keys_files_have_always_had():
-    data = json.loads(sample_trajectory().to_json())
+def test_usage_is_stored_as_flat_keys_with_the_critics_apart():
+    traj = sample_trajectory()
+    # a final-Q scoring, outside the steps, as search.solve.outcome_of records it
+    traj.stats.critic_calls += 1
+    traj.stats.critic_usage += Usage(prompt_tokens=300, cached_prompt_tokens=200)
+    data = json.loads(traj.to_json())
     step, stats = data["steps"][0], data["stats"]
-    assert list(step)[:4] == ["prompt_tokens", "completion_tokens", "cost", "critic_calls"]
+    keys = ["prompt_tokens", "completion_tokens", "cost", "cached_prompt_tokens", "critic_calls"]
+    assert list(step)[:5] == keys
     assert (step["prompt_tokens"], step["completion_tokens"], step["cost"]) == (20, 6, 0.02)
+    assert step["cached_prompt_tokens"] == 8 and step["critic_usage"]["prompt_tokens"] == 0
     assert "usage" not in step and "usage" not in stats and stats["prompt_tokens"] == 20
-    assert Trajectory.model_validate(data).stats.usage == Usage(20, 6, 0.02)
+    critic = stats["critic_usage"]  # the critic's usage stays one nested dict (as the judge wrote it)
+    assert (stats["critic_calls"], critic["prompt_tokens"], critic["cached_prompt_tokens"]) == (2, 300, 200)
+    loaded = Trajectory.model_validate(data)
+    assert loaded.stats.usage == Usage(20, 6, 0.02, 8) and loaded.stats.critic_usage == Usage(
+        300, 0, 0.0, 200
+    )
+    assert loaded.usage_note is None
+
+
+def test_a_version_1_file_is_read_with_a_note_that_its_prompts_were_counted_per_sample(tmp_path):
+    """Files written before tokens were counted per request: same keys, no cached keys (a judge's
+    `critic_usage` without them; before the judge, no critic keys)."""
+    data = json.loads(sample_trajectory().to_json())
+    for record in (*data["steps"], data["stats"]):
+        for key in [k for k in record if k.startswith(("cached_", "critic_")) and k != "critic_calls"]:
+            del record[key]
+    (tmp_path / "old.json").write_text(json.dumps({**data, "schema_version": 1}))
+    old = Trajectory.load(tmp_path / "old.json")
+    assert old.schema_version == 1 and "counted once per sample" in old.usage_note
+    assert old.steps[0].usage == Usage(20, 6, 0.02) and old.stats.critic_usage == Usage()
+    old.save(tmp_path / "again.json")  # re-saved, it keeps its version and so its note
+    again = Trajectory.load(tmp_path / "again.json")
+    assert again.model_dump() == old.model_dump() and again.usage_note == old.usage_note
 
 
 def test_load_rejects_other_schema_versions(tmp_path):

@@ -23,6 +23,7 @@ def test_prefix_shared_scores_equal_naive_full_sequences(model, tokenizer):
     assert shared.values == pytest.approx(naive, abs=ATOL)
     assert max(naive) - min(naive) > 1e-3  # the check is not vacuous
     assert shared.cached_tokens == 0 and shared.prefix_tokens > 0
+    assert shared.candidate_tokens >= len(TOY_CANDIDATES)  # each candidate once, after the shared history
 
 
 def test_candidate_groups_split_by_max_batch_tokens_give_the_same_values(model, tokenizer):

@@ -40,6 +40,11 @@ def test_concurrent_clients_with_sessions(server):
                 for t in range(3):
                     history = toy_conversation(t, words=3 + i)
                     results[(i, t)] = (critic.score(history, TOY_CANDIDATES), critic.last["cached_tokens"])
+                    usage, last = critic.last_call.usage, critic.last  # what the step records as critic usage
+                    assert (
+                        usage.cached_prompt_tokens == last["cached_tokens"] and last["candidate_tokens"] > 0
+                    )
+                    assert usage.prompt_tokens == last["prefix_tokens"] + last["candidate_tokens"]
         except Exception as e:
             errors.append(e)
 

@@ -34,6 +34,7 @@ def test_values_equal_local_critic(vllm, local, checkpoint):
         values = critic.score(history, TOY_CANDIDATES)
         assert values == pytest.approx(local.score(history, TOY_CANDIDATES), abs=1e-4)
         assert critic.last["values"] == [sigmoid(x) for x in critic.last["logits"]]
+        assert critic.last_call.usage.prompt_tokens == critic.last["prompt_tokens"] > 0  # vLLM's own count
         assert len(set(values)) > 1  # distinct candidates get distinct values
     messages = [*toy_conversation(2), {"role": "assistant", "content": "```bash\nsubmit\n```"}]
     assert critic.score_final(messages) == pytest.approx(local.score_final(messages), abs=1e-4)

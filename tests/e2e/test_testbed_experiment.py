@@ -26,7 +26,14 @@ from eval.experiment.layout import COMPLETE, SCORES, lookahead_pool, pool_dir, r
 from tests.helpers.browser import assert_no_alert, chromium, network_requests, screenshot_is_drawn, served
 from tests.helpers.commands import swe_search
 from tests.helpers.containers import labelled_containers
-from tests.helpers.experiment import PLAIN_ENTRY, REPO, experiment_command, kill_when, run_experiment
+from tests.helpers.experiment import (
+    PLAIN_ENTRY,
+    REPO,
+    assert_prompts_counted_once,
+    experiment_command,
+    kill_when,
+    run_experiment,
+)
 from tests.helpers.openai_server import OpenAIServer, judge_rule
 
 pytestmark = pytest.mark.slow
@@ -208,16 +215,15 @@ def test_a_judge_gets_its_own_row_beside_the_learned_critic(first, judge_server)
     scores = json.loads((rescore_dir(out, 0, judge) / SCORES).read_text())
     assert set(scores) == set(report["splits"]["heldout"])
     assert all(0 < e["final_q"] < 1 and e["tokens"] > 0 for runs in scores.values() for e in runs.values())
-    # its tokens are counted apart from the policy's; the learned critic spends none
+    # its tokens are counted apart from the policy's (the learned critic reports its own too)
     assert (
-        judged["cost"]["lookahead"]["critic_tokens"] > 0
-        and learned["cost"]["lookahead"]["critic_tokens"] == 0
+        judged["cost"]["lookahead"]["critic_tokens"] > 0 and learned["cost"]["lookahead"]["critic_tokens"] > 0
     )
     assert judged["cost"]["select"]["critic_tokens"] > 0
     prompts = [r.body["messages"][-1]["content"] for r in judge_server.completions]
     assert any("<patch>" in p for p in prompts) and any("proposes to take this action" in p for p in prompts)
     md = (out / "experiment.md").read_text()
-    assert "## Critics side by side" in md and "judge tokens" in md
+    assert "## Critics side by side" in md and "critic cost" in md
     # the inspector draws both rows, each lookahead cell linking to that critic's own pool
     with served(out) as url, chromium() as driver:
         driver.get(url)
@@ -231,3 +237,13 @@ def test_a_judge_gets_its_own_row_beside_the_learned_critic(first, judge_server)
                 .get_attribute("href")
                 .endswith(f"seed-0/evaluate/{pool}/index.html")
             )
+
+
+def test_the_cost_table_counts_a_lookahead_steps_prompt_once(first):
+    """K=4 candidates from one request: lookahead's prompt tokens per step are base's for the same
+    history (counted per sample they were 4 times as many), its critic tokens are the critic's own."""
+    out, report = first
+    assert_prompts_counted_once(out, report, max_ratio=2.0)
+    cost = report["results"]["0"]["cost"]["per_instance"]
+    assert cost["lookahead"]["critic_tokens"] > 0 and cost["base"]["critic_tokens"] == 0
+    assert "of those cached" in (out / "experiment.md").read_text(encoding="utf-8")

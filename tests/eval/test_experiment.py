@@ -26,6 +26,7 @@ from tests.helpers.experiment import (
     HELDOUT,
     REPO,
     TRAIN,
+    assert_prompts_counted_once,
     experiment_command,
     kill_when,
     reduced_config,
@@ -105,6 +106,9 @@ def test_phases_run_and_the_report_has_every_section(reference):
     assert cost["select"]["policy_calls"] == pytest.approx(2 * cost["base"]["policy_calls"])
     assert cost["lookahead"]["policy_samples"] > cost["base"]["policy_samples"]  # K candidates a step
     assert cost["base"]["critic_calls"] == 0 and cost["select"]["critic_calls"] > 0
+    assert_prompts_counted_once(out, report, max_ratio=1.5)  # coin runs: edit, then submit
+    assert cost["base"]["critic_tokens"] == 0 < cost["select"]["critic_tokens"]  # N final-Q scorings
+    assert cost["lookahead"]["critic_tokens"] > 0  # the trained critic (LocalCritic) reports its tokens
     collected = res["runs"]["collect"]
     assert (collected["instances"], collected["instance_errors"], collected["runs"]) == (2, 0, 4)
     assert (

@@ -104,7 +104,12 @@ def test_large_n_is_sampled_with_a_seed_and_estimates_the_exact_value():
 # ----------------------------------------------------------------------------- a hand-built run folder
 
 
-def _traj(qs: list[tuple[float, float]]) -> dict:
+STATS_V2 = {"prompt_tokens": 100, "completion_tokens": 30, "cost": 0.5, "cached_prompt_tokens": 40}
+STATS_V2 |= {"critic_calls": 3, "critic_usage": {"prompt_tokens": 20, "completion_tokens": 0, "cost": 0.0}}
+STATS_V1 = {"prompt_tokens": 100, "completion_tokens": 30, "cost": 0.5, "critic_calls": 3}
+
+
+def _traj(qs: list[tuple[float, float]], version: int = 2) -> dict:
     steps = [
         {
             "index": i,
@@ -113,7 +118,8 @@ def _traj(qs: list[tuple[float, float]]) -> dict:
         }
         for i, (c, r) in enumerate(qs)
     ]
-    return {"schema_version": 1, "instance_id": "x", "steps": steps}
+    stats = STATS_V2 if version == 2 else STATS_V1  # 1: written before usage was counted per request
+    return {"schema_version": version, "instance_id": "x", "steps": steps, "stats": stats}
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -133,7 +139,7 @@ def _folder(tmp_path: Path) -> Path:
         for k, (res, fq) in enumerate(zip(resolved, finals, strict=True)):
             rel = f"trajectories/{iid}/run-{k}/trajectory.json"
             qs = [(0.5, 0.4), (0.6, 0.1), (fq, 0.0)] if res else [(0.5, 0.6), (0.7, 0.2), (fq, 0.1)]
-            write_atomic(out / rel, json.dumps(_traj(qs)))
+            write_atomic(out / rel, json.dumps(_traj(qs, version=1 if iid == "i2" else 2)))
             runs.append(
                 RunRecord(
                     index=k,
@@ -204,6 +210,18 @@ def test_report_counts_infra_errors_apart_and_writes_files(tmp_path):
     assert {"plots/selection_curve.png", "plots/q_by_step.png", "plots/q_chosen_vs_rejected.png"} <= set(
         data["plots"]
     )
+    use = data["usage"]  # 6 runs of 4 finished instances; i2's 2 trajectories are of schema_version 1
+    assert use["runs"] == 6 and use["total"] == {
+        "prompt_tokens": 600,
+        "cached_prompt_tokens": 160,
+        "completion_tokens": 180,
+        "critic_tokens": 80,
+        "cost_usd": pytest.approx(3.0),
+    }
+    assert use["per_instance"]["prompt_tokens"] == 150 and len(use["notes"]) == 1
+    assert use["notes"][0].startswith("2 trajectories have prompt tokens counted once per sample")
     text = md.read_text()
     assert "| Pass@1 | 33.3% |" in text and "oracle Pass@2" in text
+    assert "| tokens | 600 prompt (160 cached), 180 completion, 80 critic |" in text
+    assert "| total | 600 | 160 (27%) | 180 | 80 | $3.0000 |" in text and "Note: 2 trajectories have" in text
     assert "| infra errors (not counted) | 1 |" in text and "never as the model's failures" in text

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "tasks"
 TRAIN = ["swe-search__confkit-1", "swe-search__textkit-1"]
@@ -103,3 +105,47 @@ def kill_when(cmd: list[str], ready: Callable[[], bool], what: str, log: Path, t
         if proc.poll() is None:  # an assertion above failed: leave no experiment running
             proc.kill()
         proc.wait(60)
+
+
+def first_steps(out: Path, seed: int, pool: str) -> dict[str, list[tuple[int, int]]]:
+    """Per task of an evaluation pool, (prompt tokens, samples) of each run's first step: every run of
+    a task starts from the same history (system prompt and issue)."""
+    from eval.experiment.layout import pool_dir
+
+    steps: dict[str, list[tuple[int, int]]] = {}
+    for path in sorted((pool_dir(out, seed, pool) / "trajectories").rglob("trajectory.json")):
+        traj = json.loads(path.read_text(encoding="utf-8"))
+        if traj["steps"]:
+            first = traj["steps"][0]
+            samples = sum(c["count"] for c in first["candidates"])
+            steps.setdefault(traj["instance_id"], []).append((first["prompt_tokens"], samples))
+    return steps
+
+
+def assert_prompts_counted_once(out: Path, report: dict[str, Any], max_ratio: float) -> None:
+    """Issue 27: a lookahead step's K samples come from one request, whose prompt counts once.
+
+    Its first steps record the prompt that base's record for the same history. In the cost table,
+    the constant-critic control (K samples a step, runs like base's) makes steps whose prompt tokens
+    stay within `max_ratio` of base's, and lookahead's (longer runs) below K times base's: counted
+    per sample, they were K times that.
+    """
+    k, n, result = report["settings"]["k"], report["settings"]["n"], report["results"]["0"]
+    base, look = first_steps(out, 0, "base"), first_steps(out, 0, "lookahead")
+    assert base and sorted(look) == sorted(base)
+    for task, runs in base.items():
+        prompts = {p for p, _ in runs}
+        assert len(prompts) == 1 and min(prompts) > 0, (task, runs)  # one history, one prompt size
+        assert {s for _, s in runs} == {1} and {s for _, s in look[task]} == {k}
+        assert {p for p, _ in look[task]} == prompts, (task, look[task], runs)
+    cost = result["cost"]["per_instance"]
+    per_call = {
+        s: cost[s]["prompt_tokens"] / cost[s]["policy_calls"]
+        for s in ("base", "lookahead", "lookahead_const")
+    }
+    assert per_call["lookahead"] == pytest.approx(cost["lookahead"]["prompt_tokens_per_call"])
+    assert per_call["lookahead_const"] < max_ratio * per_call["base"], per_call
+    assert per_call["lookahead"] < k * per_call["base"], per_call
+    assert cost["lookahead"]["policy_samples"] > 1.5 * cost["lookahead"]["policy_calls"]  # K a step
+    assert cost["both"]["prompt_tokens"] == pytest.approx(n * cost["lookahead"]["prompt_tokens"])  # N runs
+    assert not result["cost"]["notes"]  # written by this code: no per-sample note

@@ -12,8 +12,10 @@ Use it to drive the real `openai` client (and so OpenAIPolicy) in tests, without
 
 Each POST /v1/chat/completions consumes the next script item:
   - a str: one choice with that text (repeated for each of the request's `n`);
-  - Reply(texts, prompt_tokens=None, completion_tokens=None, delay=0): choices from `texts`
-    (cycled to the request's `n`); usage counted as characters / 4 unless given;
+  - Reply(texts, prompt_tokens=None, completion_tokens=None, delay=0, cached_tokens=None): choices
+    from `texts` (cycled to the request's `n`); usage counted once per request as characters / 4
+    unless given, with `prompt_tokens_details.cached_tokens` when `cached_tokens` is given (as OpenAI
+    and vLLM report the prompt's cached prefix);
   - Error(status, message=..., code=None, type=None, headers=None, delay=0): an error response
     with OpenAI's JSON error body, e.g. Error(401), Error(400, "maximum context length is 8192 tokens",
     code="context_length_exceeded");
@@ -49,6 +51,7 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     delay: float = 0.0
+    cached_tokens: int | None = None
 
 
 @dataclass
@@ -191,6 +194,13 @@ class OpenAIServer(LoopbackServer):
         completion = item.completion_tokens
         if completion is None:
             completion = sum(max(1, len(t) // 4) for t in texts)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        if item.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": item.cached_tokens}
         return (
             200,
             {
@@ -207,11 +217,7 @@ class OpenAIServer(LoopbackServer):
                     }
                     for i, t in enumerate(texts)
                 ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
-                },
+                "usage": usage,
             },
             {},
         )

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.types import Choice, Completion, Message, StepChooser, Usage
+from critic.protocol import CriticCall
 from envs.types import Observation, Task
 from search.budget import BudgetExhausted
 from search.select import RunOutcome, final_q
@@ -247,6 +248,16 @@ class TableCritic(CountingCritic):
 
     def q(self, history: list[Message], candidate: str) -> float:
         return self.table.get(command_of(candidate) or "", self.default)
+
+
+class BilledCritic(TableCritic):
+    """A critic that says what each call consumed, as an LLM judge or our server's client does."""
+
+    def score(self, history: list[Message], candidates: list[str]) -> list[float]:
+        self.last_call = CriticCall(
+            usage=Usage(prompt_tokens=50 * len(candidates), completion_tokens=len(candidates), cost=0.002)
+        )
+        return super().score(history, candidates)
 
 
 @dataclass

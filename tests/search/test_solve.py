@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
-from synthetic import Arm, OracleCritic, SyntheticEnv, SyntheticPolicy, SyntheticTask, TableCritic, reply
+from synthetic import (
+    Arm,
+    BilledCritic,
+    OracleCritic,
+    SyntheticEnv,
+    SyntheticPolicy,
+    SyntheticTask,
+    TableCritic,
+    reply,
+)
 
 from agent.config import AgentConfig
 from agent.policies import ScriptedPolicy
 from agent.trajectory import ExitStatus, Trajectory
+from agent.types import Usage
 from search.budget import Budget
 from search.config import BudgetConfig, SearchConfig
 from search.solve import MissingCritic, solve
@@ -64,11 +74,14 @@ def test_final_q_reuses_the_q_lookahead_recorded_for_submit(tmp_path):
 
 
 def test_final_q_scores_the_submit_turn_when_lookahead_skipped_the_critic(tmp_path):
-    critic = TableCritic({"good": 0.3, "bad": 0.6, "submit": 0.8})
+    critic = BilledCritic({"good": 0.3, "bad": 0.6, "submit": 0.8})
     policy = ScriptedPolicy([[reply("good"), reply("bad")], reply("submit")])
     result = run(tmp_path, "lookahead", critic, policy)
     assert result.trajectory.steps[-1].candidates[0].q is None
     assert result.trajectory.final_q == 0.8 and critic.requests[-1] == [reply("submit")]
+    saved = Trajectory.load(tmp_path / "trajectory.json")  # the final scoring's usage is the run's too
+    assert [s.critic_usage for s in saved.steps] == [Usage(100, 2, 0.002), Usage()]
+    assert saved.stats.critic_calls == 2 and saved.stats.critic_usage == Usage(150, 3, 0.004)
 
 
 def test_a_crashing_run_is_recorded_and_the_others_finish(tmp_path):
