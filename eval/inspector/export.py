@@ -6,6 +6,7 @@ so the copy needs no server and no network; the CSS and JS come from this packag
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,7 +43,11 @@ def export(inspector: Inspector, out: Path) -> tuple[Path, int]:
         )
     written = 0
     for path in page_paths(inspector):
-        page = inspector.page(path)
+        try:
+            page = inspector.page(path)
+        except Exception as e:  # noqa: BLE001 -- one page's failure is reported, the export goes on
+            print(f"warning: {path} left out: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(page.body)

@@ -18,6 +18,7 @@ order), so `trajectory_tail` reads only its last few KB; it falls back to the wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -44,6 +45,19 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A record of the run folder (done.json, selection.json, a grade): a JSON object whose `runs`, if
+    any, is a list of objects; None when absent, unreadable or of another shape (a damaged file reads
+    like one not yet written, as `swe-search report` counts it)."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return None
+    runs = data.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        return None
+    return data
 
 
 # ----------------------------------------------------------------------------- what a folder is
@@ -107,15 +121,19 @@ def trajectory_tail(path: Path) -> dict[str, Any] | None:
     except OSError:
         return None
     at = tail.rfind('\n "final_q": ')
+    data = None
     if at >= 0:
-        try:
-            return json.loads("{" + tail[at + 1 :])
-        except ValueError:
-            pass
-    data = read_json(path)
-    return (
-        {"final_q": data.get("final_q"), "stats": data.get("stats") or {}} if isinstance(data, dict) else None
-    )
+        with contextlib.suppress(ValueError):  # the tail cut a value short: read the whole file
+            data = json.loads("{" + tail[at + 1 :])
+    if data is None:
+        data = read_json(path)
+    if not isinstance(data, dict):
+        return None
+    stats, final_q = data.get("stats"), data.get("final_q")
+    return {
+        "final_q": final_q if isinstance(final_q, int | float) and not isinstance(final_q, bool) else None,
+        "stats": stats if isinstance(stats, dict) else {},
+    }
 
 
 def trajectory_paths(run: Path, instance_id: str) -> dict[int, Path]:
@@ -200,8 +218,7 @@ class RunFolder:
         return sorted(ids)
 
     def done(self, instance_id: str) -> dict[str, Any] | None:
-        data = read_json(self.path / "instances" / instance_id / "done.json")
-        return data if isinstance(data, dict) else None
+        return read_record(self.path / "instances" / instance_id / "done.json")
 
     def row(self, instance_id: str) -> InstanceRow:
         rec = self.done(instance_id)
@@ -246,12 +263,10 @@ class RunFolder:
         return [self.row(i) for i in self.instance_ids()]
 
     def grades(self, instance_id: str) -> dict[str, Any]:
-        data = read_json(self.path / "grades" / f"{instance_id}.json")
-        return data if isinstance(data, dict) else {}
+        return read_record(self.path / "grades" / f"{instance_id}.json") or {}
 
     def selection(self, instance_id: str) -> dict[str, Any] | None:
-        data = read_json(self.path / "trajectories" / instance_id / "selection.json")
-        return data if isinstance(data, dict) else None
+        return read_record(self.path / "trajectories" / instance_id / "selection.json")
 
     def instance(self, instance_id: str) -> dict[str, Any]:
         """An instance's runs side by side with the selection's pick, its rule and ranking, the oracle."""

@@ -81,6 +81,8 @@ def skeletons(tmp: Path, repo: Path, preds: Path, folder: Path) -> dict[str, lis
         "tasks new": ["tasks", "new", "--repo", str(tmp / "no-repo"), "--commit", "HEAD", "--out", out],
         "critic train": ["critic", "train", "--model", str(tmp / "no-model"), "--data", str(folder), "--out", out],
         "critic serve": ["critic", "serve", "--checkpoint", str(tmp / "no-checkpoint"), "--port", "0"],
+        # a folder that is not there: refused before anything is served, whatever the flags say
+        "inspect": ["inspect", str(tmp / "no-run"), "--export", str(tmp / "site")],
     }  # fmt: skip
 
 
@@ -259,6 +261,7 @@ def test_damaged_run_folders_are_reported_and_refused_without_a_traceback(corpus
             ["run", "--dataset", str(corpus["repo"]), *DEAD_MODEL, "--out", str(folder), "--no-build", "--no-progress"],
             ["eval", "--predictions", str(folder / "preds.jsonl"), "--dataset", str(corpus["repo"]),
              "--out", str(tmp / "eval-out"), "--no-progress"],
+            ["inspect", str(folder), "--export", str(tmp / f"site-{case}")],
         ):  # fmt: skip
             problems.append(answer_problem(args, capsys))
     found = [p for p in problems if p]
