@@ -113,7 +113,7 @@ def print_table(report_md: Path, console: Console) -> None:
     for row in compact_rows(report, "gains", list(GAIN_COLUMNS), signed=True):
         gains.add_row(*row)
     console.print(gains)
-    if len(report["config"].get("critics") or []) > 1:  # one row per critic and seed
+    if len((report.get("config") or {}).get("critics") or []) > 1:  # one row per critic and seed
         from eval.experiment.render import critic_table_rows
 
         critics = Table(title="critics side by side (base and control pools shared)", box=box.SIMPLE_HEAD)

@@ -33,12 +33,14 @@ def widest_report() -> dict:
     }
 
 
-def test_the_printed_table_fits_80_columns_and_wraps_no_cell(tmp_path: Path) -> None:
+def test_the_printed_table_fits_80_columns_and_wraps_no_cell(tmp_path: Path, capsys) -> None:
     (tmp_path / "experiment.json").write_text(json.dumps(widest_report()))
     out = io.StringIO()
     print_table(tmp_path / "experiment.md", Console(file=out, width=80, color_system=None))
     *lines, where = out.getvalue().splitlines()
     assert where == f"report: {tmp_path / 'experiment.md'}"  # a path is as long as it is, never folded
+    # the inspect command goes to stdout by plain print, so that no console folds it
+    assert capsys.readouterr().out == f"see every decision: swe-search inspect {tmp_path}\n"
     assert max(map(len, lines)) <= 80, "\n" + out.getvalue()
     values = [line for line in lines if line.split()[:1] == ["pooled"]]
     assert len(values) == 2 and values[0].split() == ["pooled", "100.0", "100.0", "100.0", "100.0"]
