@@ -76,10 +76,14 @@ def folds(tmp_path_factory, example_task_images, judge_server) -> dict:
     out, log = root / "exp", root / "experiment.log"
     judge = f"judge:test-model@{judge_server.url}"
     cmd = experiment_command(folds_config(root / "config"), out, f"critics=[learned, '{judge}']")
-    init = phase_dir(out, 0, "train", 1) / "init" / "config.json"
-    kill_when(cmd, init.exists, "the second fold's training started", log, timeout=900)
+    # killed once the second fold's first pool has finished an instance: its evaluation is under way
+    # (its training, a second on an idle machine, can finish between two polls)
+    base1 = pool_dir(out, 0, "base", 1) / "instances"
+    kill_when(
+        cmd, lambda: any(base1.glob("*/done.json")), "the second fold's evaluation started", log, timeout=900
+    )
     state = {
-        "fold1_trained_at_kill": (phase_dir(out, 0, "train", 1) / COMPLETE).exists(),
+        "fold1_evaluated_at_kill": (phase_dir(out, 0, "evaluate", 1) / COMPLETE).exists(),
         "collect_files": _files(phase_dir(out, 0, "collect")),
         "fold0_files": _files(out / "seed-0" / "fold-0"),
     }
@@ -150,12 +154,13 @@ def test_the_report_has_a_row_per_fold_the_pooled_and_the_worst(folds):
 
 
 def test_a_kill_in_the_second_fold_resumes_without_redoing_the_first(folds):
-    assert not folds["fold1_trained_at_kill"]
+    assert not folds["fold1_evaluated_at_kill"]
     out, err = folds["out"], folds["stderr"]
     assert "seed 0 collect: complete, skipped" in err
     assert "seed 0 fold-0/train: complete, skipped" in err
     assert "seed 0 fold-0/evaluate: complete, skipped" in err
-    assert "seed 0 fold-1/train: continuing" in err
+    assert "seed 0 fold-1/train: complete, skipped" in err
+    assert "seed 0 fold-1/evaluate: continuing" in err
     assert folds["collect_files"] == _files(phase_dir(out, 0, "collect"))
     assert folds["fold0_files"] == _files(out / "seed-0" / "fold-0")
     assert not [c for rid in _run_ids(out) for c in labelled_containers(rid)]
