@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from envs import rows
+from envs.rows import SWEBENCH_IMAGE, SpecFile, check_filled, derive_rows, docker_id
 from envs.types import Task, TaskSourceError
 
 ALIASES = {
@@ -113,8 +113,8 @@ def load_tasks(
 ) -> list[Task]:
     """Load tasks from a dataset (see the module docstring), fill their fields, apply the filters."""
     raw = _dataset_rows(str(dataset), split)
-    spec_file = rows.SpecFile.load(spec) if spec else None
-    filled = rows.derive_rows(
+    spec_file = SpecFile.load(spec) if spec else None
+    filled = derive_rows(
         [row for _, row in raw], _fields_index(fields_from, split), spec_file, fields_from or ""
     )
     tasks = [row_to_task(row, where) for (where, _), row in zip(raw, filled, strict=True)]
@@ -134,7 +134,7 @@ def load_tasks(
         random.Random(shuffle_seed).shuffle(tasks)
     if slice:
         tasks = tasks[parse_slice(slice)]
-    rows.check_filled([t.instance for t in tasks], fields_from, spec_file)
+    check_filled([t.instance for t in tasks], fields_from, spec_file)
     return tasks
 
 
@@ -174,7 +174,7 @@ def row_to_task(row: dict[str, Any], where: str = "row") -> Task:
 
 def swebench_image(instance_id: str) -> str:
     """The public SWE-bench image of an instance: `__` becomes `_1776_`, all lowercase."""
-    return rows.SWEBENCH_IMAGE.format(docker_id=rows.docker_id(instance_id))
+    return SWEBENCH_IMAGE.format(docker_id=docker_id(instance_id))
 
 
 def _fields_index(fields_from: str | None, split: str) -> dict[str, dict[str, Any]] | None:
