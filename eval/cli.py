@@ -174,8 +174,8 @@ def _add_run(sub: Any) -> None:
     g.add_argument(
         "--model",
         help="policy: an alias from configs/models.yaml (gpt-4o, qwen72b, smollm2, ...), a local model folder, "
-        "any model name with --base-url, or scripted:gold|empty|sleep (deterministic testing aids: apply the "
-        "gold patch / submit nothing / hang), or testbed (agent.testbed: knows each task's gold patch and "
+        "any model name with --base-url, or scripted:gold|slowgold|empty|sleep (deterministic testing aids: "
+        "apply the gold patch / the same after a 5 s wait / submit nothing / hang), or testbed (agent.testbed: knows each task's gold patch and "
         "decoys; knobs via policy.KEY=VALUE, e.g. policy.p_right=0.3)",
     )
     g.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM)")

@@ -238,7 +238,7 @@ PolicyFor = Callable[[Task], Policy]
 """Task -> the Policy that solves it (one shared object for real models, one per task for scripts)."""
 
 POLICIES: dict[str, str] = {
-    "scripted": "agent.policies.scripted.scripted_policies",  # --model scripted:gold|empty|sleep
+    "scripted": "agent.policies.scripted.scripted_policies",  # --model scripted:gold|slowgold|empty|sleep
     "testbed": "agent.policies.scripted.testbed_policies",  # --model testbed (agent.testbed)
 }
 """`--model NAME[:ARG]` -> a factory `(arg, base_url, **knobs) -> PolicyFor`. Any other name is a

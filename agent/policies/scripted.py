@@ -49,8 +49,22 @@ def _sleep_script(task: Task) -> Callable[[list[Message]], str]:
     )
 
 
+def _slowgold_script(task: Task) -> Callable[[list[Message]], str]:
+    """Wait 5 s in the container, then as `gold` (a run that is surely in flight for a few seconds)."""
+    gold = _gold_script(task)
+
+    def reply(messages: list[Message]) -> str:
+        turns = _assistant_turns(messages)
+        if turns == 0:
+            return "Wait.\n```bash\nsleep 5\n```"
+        return gold([] if turns == 1 else messages)  # gold's first reply (apply), then its submit
+
+    return reply
+
+
 SCRIPTS: dict[str, Callable[[Task], Callable[[list[Message]], str]]] = {
     "gold": _gold_script,
+    "slowgold": _slowgold_script,
     "empty": _empty_script,
     "sleep": _sleep_script,
 }

@@ -125,9 +125,9 @@ def cluster():
     c.shutdown()
 
 
-def _run(out: Path, address: str, run_id: str, *extra: str) -> subprocess.Popen:
+def _run(out: Path, address: str, run_id: str, *extra: str, model: str = "scripted:gold") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "eval.cli", "run", "--executor", "ray", "--ray-address", address]
-    cmd += ["--dataset", str(EXAMPLES), "--model", "scripted:gold", "--out", str(out), "--run-id", run_id]
+    cmd += ["--dataset", str(EXAMPLES), "--model", model, "--out", str(out), "--run-id", run_id]
     cmd += ["--no-progress", "--step-limit", "5", "ray.stream_interval=0.3", *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
@@ -220,7 +220,8 @@ def test_a_driver_killed_with_sigkill_resumes_keeping_finished_instances_and_red
     out, run_id = tmp_path / "run", "ray-driver-kill"
     first, second = sorted(t.instance_id for t in example_task_images)[:2]
     args = ("-w", "1", "--instances", f"{first},{second}")
-    proc = _run(out, cluster.address, run_id, *args)
+    # slowgold waits 5 s before the gold fix: the second instance is surely in flight when polled
+    proc = _run(out, cluster.address, run_id, *args, model="scripted:slowgold")
     try:
         streamed = out / "trajectories" / second / "trajectory.json"
         # the second instance runs, its trajectory already streamed to the driver, not finished yet
@@ -234,7 +235,7 @@ def test_a_driver_killed_with_sigkill_resumes_keeping_finished_instances_and_red
     kept = (out / "instances" / first / "done.json").read_text()
     # Ray ends the dead driver's workers; their containers are then ownerless, removed by the rerun
     _wait(lambda: not live_owners(run_id), 60)
-    again = _run(out, cluster.address, run_id, *args)
+    again = _run(out, cluster.address, run_id, *args, model="scripted:slowgold")
     try:
         code = again.wait(timeout=240)
     finally:
