@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from envs.tasks import load_tasks
 def test_images_build_streams_build_steps_and_reports_each_image(
     tmp_path: Path, make_task_repo: Callable[..., Path], docker_client: docker.DockerClient, base_image: str
 ) -> None:
-    instance_id = f"envs-test__progress-{os.getpid()}"
+    instance_id = f"envs-test__progress-{uuid.uuid4().hex[:8]}"  # not the pid: a rerun in a fresh container can get the same one
     repo = make_task_repo(tmp_path, instance_id)
     [task] = load_tasks(repo)
     try:

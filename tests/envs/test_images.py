@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def test_base_image_has_python_pip_pytest_git_and_patch(
 def test_task_image_is_rebuilt_only_when_its_context_changes(
     tmp_path: Path, make_task_repo: Callable[..., Path], docker_client: docker.DockerClient, base_image: str
 ) -> None:
-    instance_id = "envs-test__rebuild-1"
+    # A fresh tag each run: an image left by an earlier, killed run on the same daemon would be
+    # "up to date" (same context, same base) and hide the first build.
+    instance_id = f"envs-test__rebuild-{uuid.uuid4().hex[:8]}"
     [task] = load_tasks(make_task_repo(tmp_path, instance_id))
     try:
         assert build_task_images([task], base_image=base_image, client=docker_client) == [task.image]
