@@ -4,7 +4,8 @@ What counts as a secret:
 - known values: the values of credential-named environment variables (`*_API_KEY`, `*TOKEN*`,
   `*SECRET*`, `*PASSWORD*`, ...), the credentials inside URLs found in the environment, and whatever
   was registered with `register_secret` (a policy's API key, the password of `--base-url`);
-- shapes: the user:password part of `scheme://user:password@host`, bearer tokens, `sk-...` keys;
+- shapes: the user:password part of `scheme://user:password@host`, the value of a secret-named
+  query parameter (`?api_key=...`, `&token=...`, `&sig=...`), bearer tokens, `sk-...` keys;
 - fields: the string value of a secret-named key (`api_key`, `token`, `Authorization`, ...).
 
 Only strings change: a boolean such as `api_key_required` or a number stays as it is. Patches are
@@ -38,6 +39,11 @@ _SECRET_KEY = re.compile(
 )
 _SECRET_ENV = re.compile(r"(^|_)KEY$|API_?KEY|TOKEN(?!IZER)|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.I)
 _URL_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^/@\s:]*:[^/@\s]*|[A-Za-z0-9_-]{20,})@", re.I)
+_URL_QUERY_SECRET = re.compile(
+    r"([?&](?:api[_-]?key|apikey|key|access[_-]?token|auth[_-]?token|token|secret|client[_-]?secret|"
+    r"password|passwd|sig|signature|auth|code)=)([^&#\s\"'<>]+)",
+    re.I,
+)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{20,})")
 
@@ -59,12 +65,15 @@ def register_secret(value: str | None) -> None:
 
 
 def url_credentials(text: str) -> list[str]:
-    """The passwords (and user-only tokens) inside `scheme://user:password@host` URLs in `text`."""
+    """The passwords (and user-only tokens) inside `scheme://user:password@host` URLs in `text`, and
+    the values of their secret-named query parameters (`?api_key=...`)."""
     out = []
     for m in _URL_USERINFO.finditer(text):
         info = m.group(2)
         secret = info.split(":", 1)[1] if ":" in info else info
         out += [secret, unquote(secret)]
+    for m in _URL_QUERY_SECRET.finditer(text):
+        out += [m.group(2), unquote(m.group(2))]
     return [s for s in dict.fromkeys(out) if s]
 
 
@@ -92,6 +101,7 @@ def scrub_text(text: str, secrets: Iterable[str] | None = None) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     text = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    text = _URL_QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
     return _KEY_SHAPES.sub(REDACTED, text)
 
@@ -110,6 +120,8 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
+            # Keys too: a critic spec with a URL names the rows of an experiment's tables.
+            k = scrub_text(k, secrets) if isinstance(k, str) else k
             if k in VERBATIM_KEYS and isinstance(v, str):
                 if carries_secret(v, secrets):
                     raise SecretInPatch(f"refusing to write {k!r}: {SECRET_IN_PATCH}")

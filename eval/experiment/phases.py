@@ -47,6 +47,7 @@ import yaml
 from rich.console import Console
 
 from agent.policies import policy_factory
+from agent.redaction import scrub
 from agent.testbed_task import library_of
 from envs.engine import ensure_docker
 from envs.files import write_atomic
@@ -354,7 +355,9 @@ def _fingerprint_train(tc: Any) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """JSON-plain and scrubbed: a plan is written to phase.json, and a judge's URL in it may carry a
+    key (saved and current plans are compared in this form, so the comparison still holds)."""
+    return scrub(json.loads(json.dumps(value, default=str)))
 
 
 def _differences(saved: Any, now: Any, prefix: str = "") -> list[str]:

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.redaction import scrub
 from agent.trajectory import Stats
 from envs.files import write_atomic
 from eval.batch.records import RunRecord, load_records
@@ -650,6 +651,7 @@ def write_experiment_report(out: Path, config: ExperimentConfig, splits: Splits)
     """Write experiment.json, experiment.md and plots/; return the experiment.md path."""
     out = Path(out)
     report, plot_data = build_experiment_report(out, config, splits)
+    report = scrub(report)  # critic specs (judge:MODEL@URL) name its rows
     report["plots"] = write_plots(out / "plots", report, plot_data)
     write_atomic(out / "experiment.json", json.dumps(report, indent=1, default=str))
     md = out / "experiment.md"

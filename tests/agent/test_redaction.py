@@ -43,6 +43,18 @@ def test_url_credentials_are_redacted_by_shape_and_become_known_values():
     assert scrub_text("bare pw-registered-0123456789 here") == "bare *** here"
 
 
+def test_secret_query_parameters_of_urls_are_redacted_and_become_known_values():
+    spec = "judge:Qwen2.5-72B@https://gw.example/v1?api-key=qk-0123456789abcdef&region=eu"
+    assert scrub_text(spec, []) == "judge:Qwen2.5-72B@https://gw.example/v1?api-key=***&region=eu"
+    assert (
+        scrub_text("http://h/v1?sig=abc%2Fdef&token=t0k3n-value#frag", [])
+        == "http://h/v1?sig=***&token=***#frag"
+    )
+    assert scrub_text("http://h/v1?monkey=banana&keys=3", []) == "http://h/v1?monkey=banana&keys=3"
+    register_secret("https://gw.example/v1?key=query-secret-0123456789")
+    assert scrub_text("leaked query-secret-0123456789 in a log") == "leaked *** in a log"
+
+
 def test_environment_credentials_are_known_values():
     env = {
         "MY_API_KEY": "value-of-my-api-key",

@@ -325,3 +325,22 @@ def test_the_pools_may_run_another_policy_than_the_collected_one(tmp_path):
     report = {"policy": "testbed", "evaluate_policy": _evaluate_policy(knobs)}
     assert policy_label(report) == "testbed -> testbed (p_verify=0.7, style=scout)"
     assert policy_label({"policy": "testbed", "evaluate_policy": None}) == "testbed"
+
+
+def test_a_judge_url_with_credentials_is_scrubbed_from_phase_markers_and_still_resumes(tmp_path):
+    """A judge spec names plan keys (`lookahead-<spec>`) and values: both are written scrubbed, and a
+    rerun compares plans in that form, so the phase still reads as complete."""
+    from eval.experiment.phases import Experiment, check_plan
+    from tests.helpers.openai_server import OpenAIServer, judge_rule
+
+    secret, query = "pw-judge-0123456789", "qk-judge-0123456789"
+    with OpenAIServer(default=judge_rule({"submit": 0.6}, default=0.4)) as server:
+        url = server.url.replace("http://", f"http://user:{secret}@") + f"?api_key={query}"
+        cfg = ExperimentConfig.load(overrides=[f"out={tmp_path}", f"critics=[learned, 'judge:m@{url}']"])
+        experiment = Experiment(cfg, progress=False)
+        folder, plan = tmp_path / "seed-0" / "evaluate", experiment._evaluate_plan(0)
+        assert experiment.phase(folder, 0, plan, lambda: True)
+    written = (folder / "phase.json").read_text() + (folder / "complete.json").read_text()
+    assert "lookahead-judge:m@http://***@127.0.0.1:" in written and "/v1?api_key=***" in written
+    assert secret not in written and query not in written
+    assert check_plan(folder, experiment._evaluate_plan(0)) == "complete"
