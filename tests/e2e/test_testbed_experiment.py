@@ -140,6 +140,8 @@ def test_the_inspector_shows_the_experiment_and_its_real_runs_in_chromium(first,
         assert len(driver.find_elements(By.CSS_SELECTOR, "#cost-0 tbody tr")) == len(
             res["cost"]["per_instance"]
         )
+        headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#cost-0 thead th")]
+        assert headers[5:7] == ["cost (policy + critic)", "of which critic"]  # the critic's USD apart
         images = driver.find_elements(By.CSS_SELECTOR, ".plots img")
         assert len(images) == len(list((out / "plots").glob("*.png"))) > 0
         assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 0 for img in images)
