@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--variants", help=f"comma-separated, in order (default: all of {', '.join(VARIANTS)})")
     p.add_argument("--prune", action="store_true", help="stop a variant once it cannot beat the first one")
-    p.add_argument("--report", action="store_true", help="only print the table of results.json")
+    p.add_argument("--report", action="store_true", help="only print the tables of results.json")
+    p.add_argument("--rescore", action="store_true", help="write missing score files (with --report)")
     return p.parse_args(argv)
 
 
@@ -154,17 +155,13 @@ def train_fold(config: Any, source: Path, fold: int, train_tasks: list[str]) -> 
 def run_one(
     name: str, overrides: list[str], args: argparse.Namespace, split: dict[str, Any], fold: int
 ) -> dict:
-    from critic.factory import make_critic
     from eval.experiment.config import ExperimentConfig
 
     config = ExperimentConfig.load(args.config, overrides=[*overrides, f"out={args.out / name}"])
     f = split["folds"][fold]
     ckpt, seconds, how = train_fold(config, args.source, fold, f["train"])
-    scorer = make_critic(str(ckpt.resolve()), args.out / name)
     start = time.monotonic()
-    heldout = score_pool(scorer, args.source / f"seed-{SEED}" / "collect", f["heldout"])
-    base = args.source / f"seed-{SEED}" / f"fold-{fold}" / "evaluate" / "base"
-    evalbase = score_pool(scorer, base, f["heldout"])
+    heldout, evalbase = score_fold(ckpt, args, name, fold, f["heldout"])
     return {
         "variant": name,
         "fold": fold,
@@ -177,6 +174,63 @@ def run_one(
         "evalbase": figures(evalbase),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def score_fold(
+    ckpt: Path, args: argparse.Namespace, name: str, fold: int, tasks: list[str]
+) -> tuple[dict[str, list[tuple[float, bool]]], dict[str, list[tuple[float, bool]]]]:
+    """The fold critic's (final Q, resolved) per run of both pools, also kept in OUT/NAME/scores-F.json
+    (the paired bootstrap of the report reads them)."""
+    from critic.factory import make_critic
+
+    scorer = make_critic(str(ckpt.resolve()), args.out / name)
+    heldout = score_pool(scorer, args.source / f"seed-{SEED}" / "collect", tasks)
+    base = args.source / f"seed-{SEED}" / f"fold-{fold}" / "evaluate" / "base"
+    evalbase = score_pool(scorer, base, tasks)
+    path = args.out / name / f"scores-{fold}.json"
+    path.write_text(json.dumps({"heldout": heldout, "evalbase": evalbase}), encoding="utf-8")
+    return heldout, evalbase
+
+
+def paired_worst_auc(args: argparse.Namespace, first: str, name: str, k: int, samples: int = 2000) -> str:
+    """`name` - `first` in worst-fold held-out AUC, with a 95% interval from a paired bootstrap over
+    tasks (resampled within each fold, the same draws for both)."""
+    import numpy as np
+
+    from eval.report.bootstrap import auc
+
+    pairs = []
+    for fold in range(k):
+        a, b = (load_json(args.out / n / f"scores-{fold}.json").get("heldout") for n in (first, name))
+        if not a or not b:
+            return "-"
+        pairs.append((a, b, sorted(a)))
+    rng = np.random.default_rng(0)
+
+    def worst(draw: list[list[str]], which: int) -> float:
+        return min(
+            auc([q for t in tasks for q, _ in p[which][t]], [y for t in tasks for _, y in p[which][t]])
+            for p, tasks in zip(pairs, draw, strict=True)
+        )
+
+    point = worst([p[2] for p in pairs], 1) - worst([p[2] for p in pairs], 0)
+    diffs = []
+    for _ in range(samples):
+        draw = [[p[2][i] for i in rng.integers(0, len(p[2]), len(p[2]))] for p in pairs]
+        diffs.append(worst(draw, 1) - worst(draw, 0))
+    lo, hi = np.nanpercentile(diffs, [2.5, 97.5])
+    return f"{point:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def rescore(args: argparse.Namespace, results: dict[str, Any], split: dict[str, Any]) -> None:
+    """Score files for results that have none (results.json written by an older version)."""
+    from eval.experiment.layout import checkpoint_dir
+
+    for key in results:
+        name, fold = key.split("/")[0], int(key.split("/")[1])
+        if not (args.out / name / f"scores-{fold}.json").is_file():
+            ckpt = checkpoint_dir(args.out / name, SEED, fold)
+            score_fold(ckpt, args, name, fold, split["folds"][fold]["heldout"])
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
@@ -249,8 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / "results.json"
     results: dict[str, Any] = load_json(path)
     k = len(split["folds"])
+    if args.rescore:
+        rescore(args, results, split)
     if args.report:
         print(table(results, names, k))
+        print(f"\nworst-fold held-out AUC - {names[0]}'s (paired bootstrap over tasks, 95%):")
+        for name in names[1:]:
+            print(f"  {name}: {paired_worst_auc(args, names[0], name, k)}")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     first = names[0]
