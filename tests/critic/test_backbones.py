@@ -40,8 +40,18 @@ def test_write_init_writes_once_and_passes_only_the_makers_options(tmp_path):
     assert not (tmp_path / "init.tmp").exists()
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for a 135M model: on a busy 2-core machine two threads ran its forward 7x
+    slower than one (each waits for the other's core)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_smollm2_trains_with_lora_on_cpu_and_scores_through_local_critic_and_the_server(tmp_path):
+def test_smollm2_trains_with_lora_on_cpu_and_scores_through_local_critic_and_the_server(tmp_path, one_thread):
     data = write_synthetic_jsonl(tmp_path / "train.jsonl", 4, seed=3)
     out = tmp_path / "critic"
     flags = {"train.model": "smollm2", "train.data": [str(data)], "train.out_dir": str(out)}
