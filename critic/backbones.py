@@ -57,17 +57,13 @@ INIT = "init"
 """The init folder's name inside `critic train`'s out_dir."""
 
 
-def backbone(name: str) -> Backbone:
-    """The Backbone of a short name (KeyError when it is none: callers test `name in BACKBONES`)."""
-    return BACKBONES[name]
-
-
 def write_init(name: str, out: Path, seed: int = 0, **options: Any) -> Path:
     """The init folder of backbone `name` at `out`, written once (whole in a temporary folder, then
-    renamed: a kill leaves nothing half-written). `options` the maker does not take are ignored."""
+    renamed: a kill leaves nothing half-written). `options` the maker does not take are ignored.
+    `name` must be in BACKBONES (callers test it: any other model is a folder or a hub id)."""
     if (out / "config.json").is_file():
         return out
-    entry = backbone(name)
+    entry = BACKBONES[name]
     make = lookup(entry.maker, {}, "backbone maker")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
