@@ -6,6 +6,7 @@ own policy, critic or strategy plugs in without editing this code. The registrie
 - `agent.policies.BACKENDS` (the `backend:` of a model alias) and `agent.policies.POLICIES`
   (`--model scripted:NAME`, `--model testbed`);
 - `critic.factory.CRITICS` (`--critic const:V`, `http://...`, `tiny`, ...);
+- `critic.backbones.BACKBONES` (a critic's starting model: `train.model: tiny|smollm2`);
 - `search.config.CHOOSERS` (the step part of `--strategy`: greedy, lookahead).
 """
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.configfile import CONFIG_DIR, FileConfig, read_yaml
+from critic.backbones import BACKBONES
 from critic.train.lora import LORA_TARGETS
 
 DEFAULT_YAML = CONFIG_DIR / "critic.yaml"
@@ -37,6 +38,8 @@ class CompressionConfig(BaseModel):
 
 class LoraSettings(BaseModel):
     """`train.lora`: low-rank adapters (peft) on the backbone's linear layers; the value head trains in full.
+    `train.lora: auto` gives these defaults for a backbone that wants LoRA (`model: smollm2`): r 16, alpha 32
+    (scale 2), no dropout, every attention and MLP projection of each decoder layer.
 
     The checkpoint is written with the adapters merged into the weights (critic.train.lora), so it is
     the same plain `*ForSequenceClassification` folder a full fine-tune writes."""
@@ -62,7 +65,10 @@ class TrainConfig(BaseModel):
 
     model: str = Field(
         "",
-        description="Backbone to start from: an HF folder/name of a causal LM, or a critic checkpoint to continue.",
+        description="Backbone to start from: an HF folder/name of a causal LM, a critic checkpoint to "
+        "continue, or a named backbone of critic.backbones.BACKBONES (`tiny`: a random tiny Qwen2; "
+        "`smollm2`: the bundled SmolLM2-135M, pretrained), whose init checkpoint is written once to "
+        "out_dir/init.",
     )
     random_init: bool = Field(
         False, description="Build the backbone from its config with random weights (tests, smoke runs)."
@@ -131,10 +137,12 @@ class TrainConfig(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in backward (long contexts)."
     )
-    lora: LoraSettings | None = Field(
-        None,
+    lora: LoraSettings | Literal["auto"] | None = Field(
+        "auto",
         description="Train low-rank adapters instead of every weight (a 7B critic on one 80 GB GPU); the "
-        "saved checkpoint has them merged. null: full fine-tuning.",
+        "saved checkpoint has them merged. null: full fine-tuning. auto: LoRA with LoraSettings' "
+        "defaults (r 16, alpha 32, no dropout, all attention and MLP projections) for a named backbone "
+        "that wants it (`smollm2`), full fine-tuning for anything else (`tiny`, a folder, a checkpoint).",
     )
     device: str = Field(
         "auto", description="auto, cpu, cuda or cuda:N (under torchrun each rank uses its LOCAL_RANK GPU)."
@@ -142,6 +150,15 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, description="Seed for the split, shuffling and initialisation.")
     calibration_bins: int = Field(10, ge=2, description="Bins of the calibration table.")
     log_every: int = Field(10, ge=1, description="Print the training loss every this many optimizer steps.")
+
+    @model_validator(mode="after")
+    def _resolve_lora(self) -> TrainConfig:
+        """`lora: auto` becomes the named backbone's choice (so the config saved with a checkpoint says
+        what was done)."""
+        if self.lora == "auto":
+            wants = self.model in BACKBONES and BACKBONES[self.model].lora
+            self.lora = LoraSettings() if wants else None
+        return self
 
 
 class ServeConfig(BaseModel):

@@ -87,14 +87,10 @@ def vllm_critic(spec: str, out: Path) -> Critic:
 
 def tiny_critic(spec: str, out: Path) -> Critic:
     """`tiny`: a tiny untrained critic, made in the run folder once (needs torch: the `critic` extra)."""
+    from critic.backbones import write_init
     from critic.clients.http import LocalCritic
 
-    path = out / "critic-tiny"
-    if not (path / "config.json").exists():
-        from critic.model import make_tiny_critic
-
-        make_tiny_critic(path)
-    return LocalCritic(path)
+    return LocalCritic(write_init("tiny", out / "critic-tiny"))
 
 
 def checkpoint_critic(spec: str, out: Path) -> Critic:

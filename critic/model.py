@@ -104,18 +104,30 @@ def build_critic(
     max_context: int = 32768,
     dtype: torch.dtype | None = None,
     from_pretrained: bool = True,
+    gguf_file: str | None = None,
 ) -> PreTrainedModel:
     """A fresh critic: the backbone (weights from a folder/name when `from_pretrained`, else random)
-    with a one-label sequence-classification head and the marker token in the vocabulary."""
+    with a one-label sequence-classification head and the marker token in the vocabulary.
+    `gguf_file`: the weights are that GGUF file in the folder (de-quantised by transformers)."""
     add_value_token(tokenizer)
+    gguf = {"gguf_file": gguf_file} if gguf_file else {}
     if isinstance(backbone_config, PretrainedConfig):
         config = backbone_config
         config.num_labels = 1
         model = AutoModelForSequenceClassification.from_config(config, dtype=dtype)
     elif from_pretrained:
-        model = AutoModelForSequenceClassification.from_pretrained(backbone_config, num_labels=1, dtype=dtype)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            backbone_config, num_labels=1, dtype=dtype, **gguf
+        )
+        if gguf_file:  # a GGUF-loaded model keeps its quantizer and refuses to be saved: a plain copy
+            config = model.config
+            if hasattr(config, "quantization_config"):
+                del config.quantization_config
+            plain = AutoModelForSequenceClassification.from_config(config, dtype=dtype)
+            plain.load_state_dict(model.state_dict())
+            model = plain
     else:
-        config = AutoConfig.from_pretrained(backbone_config, num_labels=1)
+        config = AutoConfig.from_pretrained(backbone_config, num_labels=1, **gguf)
         model = AutoModelForSequenceClassification.from_config(config, dtype=dtype)
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))

@@ -2,7 +2,8 @@
 
 First the trajectories are serialized into windows (critic.data.prepared: each rank a share, cached on
 disk for later runs on the same data). Then, one epoch:
-1. bootstrap: the current model computes V at every marker of every training trajectory;
+1. bootstrap: the current model computes V at every marker of every training trajectory (skipped
+   when lam is 1: Monte Carlo targets read no values);
 2. targets: `td_lambda_targets(values, resolved, gamma, lam)` per trajectory;
 3. optimise MSE(value at marker, target) over the serialized windows (critic.serialize), with
    AdamW, linear warmup then cosine decay, gradient accumulation up to `batch_size` windows,
@@ -50,6 +51,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from critic.backbones import BACKBONES, INIT, write_init
 from critic.config import LoraSettings, TrainConfig
 from critic.data.prepared import Prepared, Window, load_prepared
 from critic.data.sources import source_formats
@@ -130,17 +132,24 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
         raise CriticSetupError(
             "train.model is empty: give a backbone (HF folder or name) or a critic checkpoint"
         )
+    source = cfg.model
+    if cfg.model in BACKBONES:  # a named backbone: its init folder, written once (by rank 0)
+        source = str(Path(cfg.out_dir) / INIT)
+        if d.main:
+            write_init(cfg.model, Path(source), seed=cfg.seed)
+        if d.sharded:
+            dist.barrier()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as e:  # no such folder, a malformed or unreachable hub id
         raise CriticSetupError(
             f"cannot load train.model {cfg.model!r}: {' '.join(str(e).split())[:300]}; give a local "
-            "backbone folder, a critic checkpoint or a Hugging Face model id"
+            f"backbone folder, a critic checkpoint, a Hugging Face model id or one of {', '.join(BACKBONES)}"
         ) from None
     add_value_token(tokenizer)
     # fp32 master weights: HF would load a bf16 checkpoint as bf16, and ranks must agree on dtypes
     if d.sharded and not d.main:
-        config = AutoConfig.from_pretrained(cfg.model, num_labels=1)
+        config = AutoConfig.from_pretrained(source, num_labels=1)
         # Rank 0 grows a backbone's embeddings for the marker (new rows start at the old rows' mean,
         # which meta tensors cannot compute); here the same shape is built directly.
         config.vocab_size = max(config.vocab_size, len(tokenizer))
@@ -148,7 +157,7 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
             model = build_critic(config, tokenizer, max_context=cfg.max_context, dtype=torch.float32)
     else:
         model = build_critic(
-            cfg.model,
+            source,
             tokenizer,
             max_context=cfg.max_context,
             dtype=torch.float32,
@@ -372,7 +381,12 @@ def _train(cfg: TrainConfig, d: Dist, console: Any) -> dict[str, Any]:
         say(f"resuming from {found}: {progress.epochs_done}/{cfg.epochs} epochs done, step {progress.step}")
     history, step, started = progress.history, progress.step, time.time()
     for epoch in range(progress.epochs_done, cfg.epochs):
-        values = turn_values(net, train_data, pad_id, d, cfg.micro_batch_size, bf16)
+        # lam 1 (Monte Carlo) targets read no values: the bootstrap pass would be a forward for nothing
+        values = (
+            [[0.0] * p.turns for p in train_data]
+            if cfg.lam == 1.0
+            else turn_values(net, train_data, pad_id, d, cfg.micro_batch_size, bf16)
+        )
         examples = []
         for p, vs in zip(train_data, values, strict=True):
             targets = td_lambda_targets(vs, float(p.resolved), cfg.gamma, cfg.lam)

@@ -231,7 +231,9 @@ class ExperimentConfig(FileConfig):
     critic: TrainConfig = Field(
         default_factory=TrainConfig,
         description="Phase 2: `swe-search critic train` settings (critic.config.TrainConfig). `model: tiny` "
-        "trains a tiny critic from scratch; `data` adds sources (e.g. a nebius export) to the collected "
+        "trains a tiny critic from scratch (shape: `tiny`); `model: smollm2` starts from the bundled "
+        "pretrained SmolLM2-135M with a value head and LoRA (`lora: auto`); the init checkpoint of either "
+        "is written once to train/init (critic.backbones); `data` adds sources (e.g. a nebius export) to the collected "
         "runs; `out_dir` and `seed` are set by the experiment.",
     )
     critics: list[str] = Field(

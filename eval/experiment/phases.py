@@ -49,6 +49,7 @@ from rich.console import Console
 from agent.policies import policy_factory
 from agent.redaction import scrub
 from agent.testbed_task import library_of
+from critic.backbones import BACKBONES
 from envs.engine import ensure_docker
 from envs.files import write_atomic
 from envs.types import Task
@@ -304,7 +305,8 @@ def train_config(config: ExperimentConfig, seed: int, fold: int | None = None) -
     from critic.config import TrainConfig
 
     folder = phase_dir(config.out, seed, "train", fold)
-    model = str((folder / "init").resolve()) if config.critic.model == TINY else config.critic.model
+    named = config.critic.model in BACKBONES  # tiny, smollm2: the init folder written by `_train`
+    model = str((folder / "init").resolve()) if named else config.critic.model
     data = [str(train_data_dir(config.out, seed, fold).resolve()), *config.critic.data]
     update = {"model": model, "data": data, "out_dir": str((folder / "critic").resolve()), "seed": seed}
     return TrainConfig.model_validate({**config.critic.model_dump(), **update})
@@ -569,21 +571,16 @@ class Experiment:
         if fold is not None:
             link_runs(phase_dir(self.out, seed, "collect"), self.splits.folds[fold].train, folder / "data")
         tc = train_config(self.config, seed, fold)
-        if self.config.critic.model == TINY and not (folder / "init" / "config.json").exists():
-            from critic.model import make_tiny_critic
+        name = self.config.critic.model
+        if name in BACKBONES and not (folder / "init" / "config.json").exists():
+            from critic.backbones import write_init
 
-            tmp = folder / "init.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tiny = self.config.tiny
-            make_tiny_critic(
-                tmp,
-                seed=seed,
-                hidden=tiny.hidden,
-                layers=tiny.layers,
-                vocab_size=tiny.vocab_size,
-                corpus=_corpus(train_data_dir(self.out, seed, fold)) if tiny.corpus else None,
-            )
-            tmp.rename(folder / "init")
+            options: dict[str, Any] = {}
+            if name == TINY:  # the tiny critic's shape and its tokenizer's corpus
+                tiny = self.config.tiny
+                corpus = _corpus(train_data_dir(self.out, seed, fold)) if tiny.corpus else None
+                options = {**tiny.model_dump(exclude={"corpus"}), "corpus": corpus}
+            write_init(name, folder / "init", seed=seed, **options)
         metrics = Path(tc.out_dir) / "metrics.json"
         if metrics.exists() and json.loads(metrics.read_text())["config"] == tc.model_dump():
             return True  # trained; the kill came before complete.json

@@ -344,3 +344,14 @@ def test_a_judge_url_with_credentials_is_scrubbed_from_phase_markers_and_still_r
     assert "lookahead-judge:m@http://***@127.0.0.1:" in written and "/v1?api_key=***" in written
     assert secret not in written and query not in written
     assert check_plan(folder, experiment._evaluate_plan(0)) == "complete"
+
+
+def test_critic_model_smollm2_trains_from_its_init_folder_with_lora(tmp_path):
+    from critic.config import LoraSettings
+
+    cfg = ExperimentConfig.load(overrides=[f"out={tmp_path}", "critic.model=smollm2"])
+    tc = train_config(cfg, 0)
+    assert tc.model == str(tmp_path.resolve() / "seed-0" / "train" / "init")  # written by critic.backbones
+    assert tc.lora == LoraSettings()  # `lora: auto` follows the backbone's name, not the folder's
+    tiny = train_config(ExperimentConfig.load(overrides=[f"out={tmp_path}"]), 0)
+    assert tiny.lora is None and tiny.model == tc.model
