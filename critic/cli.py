@@ -26,6 +26,7 @@ Multi-GPU / multi-node: launch the same command with torchrun (FSDP); see critic
 examples:
   swe-search critic train --model Qwen/Qwen2.5-7B-Instruct --data runs/batch1 --data nebius.parquet --out runs/critic7b
   swe-search critic train -c configs/critic.yaml train.lr=1e-5 train.epochs=2
+  swe-search critic train --model smollm2 --data runs/batch1 --out runs/critic-smollm2   # offline, LoRA
 """
 
 SERVE_HELP = """\
@@ -53,7 +54,11 @@ def add_critic_commands(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("-c", "--config", help="YAML with train/serve sections (default: configs/critic.yaml)")
-    t.add_argument("--model", help="backbone (HF folder or name) or critic checkpoint to continue")
+    t.add_argument(
+        "--model",
+        help="backbone (HF folder or name), a critic checkpoint to continue, or a named starting model: "
+        "tiny (random tiny Qwen2, full fine-tune) or smollm2 (the bundled SmolLM2-135M, LoRA; offline)",
+    )
     t.add_argument(
         "--data",
         action="append",

@@ -130,7 +130,7 @@ def load_model(cfg: TrainConfig, d: Dist) -> tuple[nn.Module, Any]:
 
     if not cfg.model:
         raise CriticSetupError(
-            "train.model is empty: give a backbone (HF folder or name) or a critic checkpoint"
+            "train.model is empty: give a backbone (HF folder or name), a critic checkpoint, or tiny|smollm2"
         )
     source = cfg.model
     if cfg.model in BACKBONES:  # a named backbone: its init folder, written once (by rank 0)
