@@ -201,26 +201,29 @@ class OpenAIServer(LoopbackServer):
         }
         if item.cached_tokens is not None:
             usage["prompt_tokens_details"] = {"cached_tokens": item.cached_tokens}
-        return (
-            200,
+        choices = [
             {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", self.model),
-                "choices": [
-                    {
-                        "index": i,
-                        "message": {"role": "assistant", "content": t},
-                        "finish_reason": "stop",
-                        "logprobs": None,
-                    }
-                    for i, t in enumerate(texts)
-                ],
-                "usage": usage,
-            },
-            {},
-        )
+                "index": i,
+                "message": {"role": "assistant", "content": t},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+            for i, t in enumerate(texts)
+        ]
+        return 200, self._completion(body, choices, usage), {}
+
+    def _completion(
+        self, body: dict[str, Any], choices: list[dict[str, Any]], usage: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A chat.completion body, as the OpenAI API shapes it."""
+        return {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": choices,
+            "usage": usage,
+        }
 
     def _logprobs(
         self, body: dict[str, Any], item: Logprobs, n: int
@@ -238,18 +241,9 @@ class OpenAIServer(LoopbackServer):
         if prompt is None:
             prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
         choice = {"message": {"role": "assistant", "content": item.token}, "finish_reason": "length"}
-        return (
-            200,
-            {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", self.model),
-                "choices": [{"index": i, **choice, "logprobs": logprobs} for i in range(n)],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n},
-            },
-            {},
-        )
+        choices = [{"index": i, **choice, "logprobs": logprobs} for i in range(n)]
+        usage = {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n}
+        return 200, self._completion(body, choices, usage), {}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
