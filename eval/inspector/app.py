@@ -158,10 +158,15 @@ class Inspector:
             up=self.kind != "run",
         )
 
-    def instance_page(self, rel: str, instance_id: str) -> Page:
+    def _instance_folder(self, rel: str, instance_id: str) -> RunFolder:
+        """The folder at `rel`, which must hold `instance_id` (LookupError: a 404)."""
         f = self.folder(rel)
         if instance_id not in f.instance_ids():
             raise LookupError(f"no instance {instance_id!r} in {rel}")
+        return f
+
+    def instance_page(self, rel: str, instance_id: str) -> Page:
+        f = self._instance_folder(rel, instance_id)
         data = f.instance(instance_id)
         return self._html(
             200,
@@ -174,9 +179,7 @@ class Inspector:
         )
 
     def run_page(self, rel: str, instance_id: str, index: int) -> Page:
-        f = self.folder(rel)
-        if instance_id not in f.instance_ids():
-            raise LookupError(f"no instance {instance_id!r} in {rel}")
+        f = self._instance_folder(rel, instance_id)
         traj = f.trajectory(instance_id, index)
         if traj is None:
             raise LookupError(f"no run {index} of {instance_id!r} in {rel}")
